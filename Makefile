@@ -1,0 +1,34 @@
+# Two commands on a fresh machine:
+#   make run    install into .venv, build the bundled example dataset, show it
+#   make test   install into .venv, run the whole test suite (lint included)
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= 2
+BIN := $(VENV)/bin
+EXAMPLE := data/hf_datasets/pbmc68k_reduced_multiplets_natural_language_annotation
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/snakemake --cores $(CORES) --configfile config/example.yaml
+	$(BIN)/python -m adata_hf_datasets.show $(EXAMPLE)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/snakemake --lint --configfile config/example.yaml
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf results logs benchmarks .snakemake data/hf_datasets

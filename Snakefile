@@ -1,0 +1,20 @@
+# adata-hf-datasets: AnnData chunks with embeddings -> Hugging Face DatasetDict (local, Hub).
+from snakemake.utils import min_version
+
+min_version("9.27")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/validate.smk"
+include: "workflow/rules/sentences.smk"
+include: "workflow/rules/negatives.smk"
+include: "workflow/rules/dataset.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_outputs(),

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adata_hf_datasets.config import ConfigError, validate_config
+from adata_hf_datasets.discovery import DiscoveryError, discover_chunks
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def settings(**creation):
+    config = {
+        "dataset": {"name": "d"},
+        "caption_key": "c",
+        "base_file_path": "/base",
+        "dataset_creation": creation,
+    }
+    return validate_config(config, schema_path=SCHEMA), config
+
+
+def test_defaults_filled_and_paths_derived():
+    s, config = settings()
+    assert config["dataset_creation"]["cs_length"] == 4096
+    assert s.data_dir == Path("/base/processed/train/d")
+    assert s.output_path.name == "d_multiplets_c"
+    s, _ = settings(required_obsm_keys=["X_pca"])
+    assert s.data_dir == Path("/base/processed_with_emb/train/d")
+
+
+def test_semantic_keys_removed_without_annotation_with_a_note():
+    s, _ = settings(sentence_keys=["sample_id_og", "semantic_true"])
+    assert s.sentence_keys == ("sample_id_og",)
+    assert "removed" in s.notes[0]
+
+
+def test_all_problems_reported_together():
+    with pytest.raises(ConfigError) as error:
+        settings(cs_length=0, dataset_format="x", unknown_key=1)
+    text = str(error.value)
+    assert (
+        "cs_length" in text
+        and "'x' is not one of" in text
+        and "unknown key 'dataset_creation.unknown_key'" in text
+    )
+
+
+def test_top_level_keys_of_other_steps_are_ignored():
+    config = {
+        "dataset": {"name": "d"},
+        "base_file_path": "/b",
+        "preprocessing": {"x": 1},
+        "caption_key": "c",
+    }
+    validate_config(config, schema_path=SCHEMA)
+
+
+def test_discovery_natural_order_and_all_as_test(tmp_path):
+    for name in ["chunk_10.zarr", "chunk_2.zarr", "chunk_1.zarr"]:
+        (tmp_path / "all" / name).mkdir(parents=True)
+    (tmp_path / "all" / "notes.txt").write_text("x")
+    chunks = discover_chunks(tmp_path)
+    assert list(chunks) == ["test"]
+    assert [c.name for c in chunks["test"]] == ["chunk_1", "chunk_2", "chunk_10"]
+    assert [c.shard_index for c in chunks["test"]] == [0, 1, 2]
+
+
+def test_discovery_errors_name_the_path(tmp_path):
+    with pytest.raises(DiscoveryError, match=str(tmp_path / "nope")):
+        discover_chunks(tmp_path / "nope")
+    (tmp_path / "train").mkdir()
+    with pytest.raises(DiscoveryError, match=r"no \.zarr or \.h5ad chunks"):
+        discover_chunks(tmp_path)
+    (tmp_path / "train" / "c.zarr").mkdir()
+    (tmp_path / "train" / "c.h5ad").write_text("")
+    with pytest.raises(DiscoveryError, match="same name"):
+        discover_chunks(tmp_path)

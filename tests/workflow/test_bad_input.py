@@ -1,0 +1,157 @@
+"""Bad input: one clear message naming the file and key, a failed run, and no dataset written."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from adata_hf_datasets.synthetic import ChunkRecipe, make_adata
+
+from ..conftest import two_split_layout
+
+pytestmark = pytest.mark.workflow
+
+
+def assert_fails_cleanly(project, config, *expected):
+    result = project.run(config)
+    assert not result.ok, "the run should fail"
+    for text in expected:
+        assert text in result.logs, f"{text!r} not in the messages:\n{result.logs[-3000:]}"
+    assert not project.output_path(config).exists(), "a dataset was written despite the error"
+    assert not (project.workdir / "results" / "shards").exists(), "heavy work started"
+    return result
+
+
+def test_missing_obsm_key_names_chunk_and_key(project):
+    project.write(two_split_layout())
+    config = project.config(required_obsm_keys=["X_pca", "X_geneformer"])
+    result = assert_fails_cleanly(
+        project, config, "X_geneformer", "chunk_0.zarr", "required_obsm_keys"
+    )
+    # all chunks are reported together
+    for chunk in ("train/chunk_0.zarr", "train/chunk_1.zarr", "val/chunk_0.zarr"):
+        assert chunk in result.logs
+
+
+def test_missing_caption_column(project):
+    project.write(two_split_layout())
+    assert_fails_cleanly(
+        project, project.config(caption_key="description"), "'description'", "caption_key"
+    )
+
+
+def test_duplicate_ids_across_chunks_name_both_chunks(project):
+    layout = two_split_layout()
+    layout["train"][1] = ChunkRecipe(n_cells=50, id_prefix="tr0", seed=9)  # same ids as chunk_0
+    project.write(layout)
+    assert_fails_cleanly(
+        project,
+        project.config(),
+        "train/chunk_0",
+        "train/chunk_1",
+        "'tr0_0'",
+        "more than one chunk",
+    )
+
+
+def test_nan_captions_error_mode(project):
+    paths = project.write(two_split_layout())
+    adata = make_adata(ChunkRecipe(n_cells=120, id_prefix="tr1", seed=2))
+    adata.obs["caption"] = adata.obs["caption"].astype(object)
+    adata.obs.iloc[[3, 7], adata.obs.columns.get_loc("caption")] = np.nan
+    shutil.rmtree(paths["train"][1])
+    adata.write_zarr(paths["train"][1])
+    assert_fails_cleanly(
+        project,
+        project.config(on_missing_caption="error"),
+        "chunk_1.zarr",
+        "2 cell(s) have no caption",
+        "'tr1_3'",
+    )
+
+
+def test_nan_captions_are_dropped_and_counted_by_default(project):
+    import json
+
+    import datasets
+
+    paths = project.write(two_split_layout())
+    adata = make_adata(ChunkRecipe(n_cells=120, id_prefix="tr1", seed=2))
+    adata.obs["caption"] = adata.obs["caption"].astype(object)
+    adata.obs.iloc[[3, 7], adata.obs.columns.get_loc("caption")] = None
+    shutil.rmtree(paths["train"][1])
+    adata.write_zarr(paths["train"][1])
+    config = project.config(negatives_per_sample=4)
+    result = project.run(config)
+    assert result.ok, result.logs
+    train = datasets.load_from_disk(str(project.output_path(config)))["train"].to_pandas()
+    assert len(train) == 238
+    negatives = set(train[[f"negative_{i}_idx" for i in range(1, 5)]].to_numpy().ravel())
+    assert not {"tr1_3", "tr1_7"} & (negatives | set(train["sample_idx"]))
+    summary = json.loads((project.output_path(config) / "summary.json").read_text())
+    assert summary["splits"]["train"]["dropped"]["missing_caption"] == 2
+
+
+def test_empty_chunk(project):
+    layout = two_split_layout()
+    layout["val"][0] = ChunkRecipe(n_cells=0, id_prefix="va0")
+    project.write(layout)
+    assert_fails_cleanly(project, project.config(), "val/chunk_0.zarr", "no cells")
+
+
+def test_corrupt_zarr(project):
+    paths = project.write(two_split_layout())
+    for meta in paths["train"][0].rglob("zarr.json"):
+        meta.write_text("{ not json")
+    for meta in paths["train"][0].rglob(".z*"):
+        meta.write_text("{ not json")
+    assert_fails_cleanly(
+        project, project.config(), "train/chunk_0.zarr", "cannot be read as AnnData"
+    )
+
+
+def test_missing_gene_name_is_an_error_naming_the_gene(project):
+    paths = project.write(two_split_layout())
+    adata = make_adata(ChunkRecipe(n_cells=120, id_prefix="va0", seed=3))
+    adata.var["gene_name"] = adata.var["gene_name"].astype(object)
+    adata.var.iloc[5, 0] = ""
+    shutil.rmtree(paths["val"][0])
+    adata.write_zarr(paths["val"][0])
+    assert_fails_cleanly(
+        project,
+        project.config(sentence_keys=["cell_sentence"]),
+        "val/chunk_0.zarr",
+        "gene_name",
+        "ENSG00000000005",
+    )
+
+
+def test_missing_data_folder_names_the_path(project):
+    config = project.config()
+    result = project.run(config)
+    assert not result.ok
+    assert str(project.data_dir) in result.error and "does not exist" in result.error
+
+
+@pytest.mark.parametrize(
+    ("creation", "expected"),
+    [
+        ({"cs_length": "long"}, "dataset_creation.cs_length"),
+        ({"negatives_per_sampel": 2}, "did you mean 'negatives_per_sample'"),
+        ({"dataset_format": "triplets"}, "'triplets' is not one of"),
+        (
+            {"sentence_keys": ["sample_id_og", "cell_sentence"], "resolve_negatives": True},
+            "needs exactly one sentence key",
+        ),
+        ({"sentence_keys": ["semantic_true"], "annotation_key": None}, "need 'annotation_key'"),
+        ({"caption_key": None}, "needs captions but 'caption_key' is null"),
+    ],
+)
+def test_config_errors_are_one_clear_message_before_any_job(project, creation, expected):
+    project.write({"train": [ChunkRecipe(n_cells=20)]})
+    result = project.run(project.config(**creation), dryrun=True)
+    assert not result.ok
+    assert expected in result.error, result.error
+    assert result.jobs == []

@@ -1,0 +1,96 @@
+"""The shard step of one chunk: join sentences, captions, negatives and the link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .chunk_negatives import read_negatives
+from .chunk_sentences import read_sentences
+from .shards import FormatSpec, ShardInputs, shard_batches, write_shard
+from .split_index import read_pool
+
+
+class SentenceResolver:
+    """Cell sentence (first sentence key) of any pool position, read from the chunks' files.
+
+    Files are memory-mapped and opened on first use, so only the rows taken are read.
+    """
+
+    def __init__(
+        self, pool_chunk: np.ndarray, pool_row: np.ndarray, files: dict[str, Path]
+    ) -> None:
+        self.pool_chunk = pool_chunk
+        self.pool_row = pool_row
+        self.files = files
+        self._columns: dict[str, pa.Array] = {}
+
+    def _column(self, chunk: str) -> pa.Array:
+        if chunk not in self._columns:
+            self._columns[chunk] = read_sentences(self.files[chunk]).column(0).combine_chunks()
+        return self._columns[chunk]
+
+    def __call__(self, positions: np.ndarray) -> pa.Array:
+        chunks = self.pool_chunk[positions]
+        rows = self.pool_row[positions]
+        pieces, order = [], []
+        for chunk in sorted(set(chunks)):
+            where = np.flatnonzero(chunks == chunk)
+            pieces.append(self._column(chunk).take(pa.array(rows[where], pa.int64())))
+            order.append(where)
+        if not pieces:
+            return pa.array([], pa.string())
+        gathered = pa.concat_arrays(pieces)
+        inverse = np.empty(len(positions), dtype=np.int64)
+        inverse[np.concatenate(order)] = np.arange(len(positions))
+        return gathered.take(pa.array(inverse))
+
+
+def build_chunk_shard(
+    *,
+    spec: FormatSpec,
+    chunk: str,
+    sentences_path: Path,
+    meta_path: Path,
+    index_path: Path,
+    link: str,
+    negatives_path: Path | None = None,
+    split_sentence_files: dict[str, Path] | None = None,
+    shard_path: Path,
+) -> dict:
+    """Write the chunk's shard; return its stats (rows, sha256, skipped pair rows)."""
+    sentences = read_sentences(sentences_path)
+    meta = pq.read_table(meta_path, columns=["sample_idx", "caption"])
+    stats: dict = {"chunk": chunk}
+    if spec.dataset_format == "single":
+        inputs = ShardInputs(
+            sentences=sentences,
+            sample_idx=meta.column("sample_idx").combine_chunks(),
+            captions=None,
+            anchor_rows=np.arange(meta.num_rows, dtype=np.int64),
+            link=link,
+        )
+    else:
+        rows, negatives = read_negatives(negatives_path, spec.negatives_per_sample)
+        pool = read_pool(index_path, ["sample_idx", "caption", "chunk", "row"])
+        resolver = None
+        if spec.resolve_negatives:
+            resolver = SentenceResolver(pool["chunk"], pool["row"], split_sentence_files or {})
+        inputs = ShardInputs(
+            sentences=sentences,
+            sample_idx=meta.column("sample_idx").combine_chunks(),
+            captions=meta.column("caption").combine_chunks(),
+            anchor_rows=rows.astype(np.int64),
+            link=link,
+            negatives=negatives,
+            pool_ids=pa.array(pool["sample_idx"], pa.string()),
+            pool_captions=pa.array(pool["caption"], pa.string()),
+            resolve_sentence=resolver,
+        )
+        stats["dropped_missing_caption"] = int(meta.num_rows - len(rows))
+    stats["samples"] = len(inputs.anchor_rows)
+    stats["sha256"] = write_shard(shard_path, spec, shard_batches(spec, inputs, stats))
+    return stats

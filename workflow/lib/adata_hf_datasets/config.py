@@ -1,0 +1,250 @@
+"""Configuration: schema validation with defaults, cross-key checks, and the resolved settings.
+
+The workflow validates the merged Snakemake config here before any job is planned, so a
+wrong value fails at once with a message that names the key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+GENERATED_SENTENCE_KEYS = ("sample_id_og", "cell_sentence", "semantic_true", "semantic_similar")
+"""Sentence keys computed by the workflow; any other sentence key is an obs column copied as text."""
+GENE_LIST_KEYS = frozenset({"cell_sentence", "semantic_true", "semantic_similar"})
+"""Keys that need the expression matrix (the only ones that make a job read X)."""
+SEMANTIC_KEYS = frozenset({"semantic_true", "semantic_similar"})
+CAPTION_FORMATS = frozenset({"multiplets", "pairs"})
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be honoured; the message lists every problem found."""
+
+
+def _fill_defaults(instance: Any, schema: dict) -> None:
+    """Insert the schema's defaults into ``instance`` (recursively for objects)."""
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, subschema in schema.get("properties", {}).items():
+        if key not in instance and "default" in subschema:
+            default = subschema["default"]
+            instance[key] = yaml.safe_load(yaml.safe_dump(default))  # deep copy
+        if key in instance:
+            _fill_defaults(instance[key], subschema)
+
+
+def _key_path(path: Any) -> str:
+    return ".".join(str(part) for part in path) or "<top level>"
+
+
+def _describe_schema_error(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        parts = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+            hint = (
+                f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(allowed)}"
+            )
+            parts.append(f"unknown key '{where}.{key}'{hint}")
+        return "\n".join(parts)
+    if error.validator == "enum":
+        choices = ", ".join(repr(v) for v in error.validator_value)
+        return f"config key '{where}': {error.instance!r} is not one of {choices}"
+    if error.validator == "required":
+        return f"config key '{where}': {error.message} (add it to your config file)"
+    return f"config key '{where}': {error.message}"
+
+
+def load_schema(schema_path: Path) -> dict:
+    with open(schema_path) as handle:
+        return yaml.safe_load(handle)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration, with derived values, as the workflow and library use it."""
+
+    dataset_name: str
+    data_dir: Path
+    output_dir: Path
+    dataset_format: str
+    sentence_keys: tuple[str, ...]
+    caption_key: str | None
+    batch_key: str | None
+    annotation_key: str | None
+    gene_name_column: str
+    cs_length: int
+    expression_matrix: str
+    use_highly_variable: bool
+    similarity_obsm_key: str | None
+    negatives_per_sample: int
+    resolve_negatives: bool
+    seed: int
+    on_missing_caption: str
+    required_obsm_keys: tuple[str, ...]
+    row_block_size: int
+    push_to_hub: bool
+    use_nextcloud: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def dataset_id(self) -> str:
+        """``{dataset.name}_{dataset_format}_{caption_key or "no_caption"}``: output folder and repo name."""
+        return f"{self.dataset_name}_{self.dataset_format}_{self.caption_key or 'no_caption'}"
+
+    @property
+    def output_path(self) -> Path:
+        return self.output_dir / self.dataset_id
+
+    @property
+    def needs_expression(self) -> bool:
+        return any(key in GENE_LIST_KEYS for key in self.sentence_keys)
+
+    @property
+    def needs_annotation(self) -> bool:
+        return bool(SEMANTIC_KEYS.intersection(self.sentence_keys))
+
+    @property
+    def needs_similarity(self) -> bool:
+        return "semantic_similar" in self.sentence_keys
+
+    @property
+    def uses_captions(self) -> bool:
+        return self.dataset_format in CAPTION_FORMATS
+
+    @property
+    def obs_sentence_columns(self) -> tuple[str, ...]:
+        """Sentence keys that are plain obs columns (copied as text)."""
+        return tuple(k for k in self.sentence_keys if k not in GENERATED_SENTENCE_KEYS)
+
+
+def validate_config(config: dict, *, schema_path: Path) -> Settings:
+    """Validate ``config`` in place (defaults filled in) and return the resolved settings.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each naming the key and what to change.
+    """
+    schema = load_schema(schema_path)
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = [
+        _describe_schema_error(error)
+        for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    ]
+    if problems:
+        raise ConfigError(_format_problems(problems))
+    _fill_defaults(config, schema)
+    return _resolve(config)
+
+
+def _format_problems(problems: list[str]) -> str:
+    lines = "\n".join(f"  - {p}" for problem in problems for p in problem.splitlines())
+    return f"invalid configuration ({len(problems)} problem(s)):\n{lines}"
+
+
+def _resolve(config: dict) -> Settings:
+    creation = config["dataset_creation"]
+    problems: list[str] = []
+    notes: list[str] = []
+    name = config["dataset"]["name"]
+    fmt = creation["dataset_format"]
+    caption_key = config.get("caption_key")
+    annotation_key = config.get("annotation_key")
+
+    sentence_keys = list(creation["sentence_keys"])
+    duplicates = sorted({k for k in sentence_keys if sentence_keys.count(k) > 1})
+    if duplicates:
+        problems.append(
+            f"config key 'dataset_creation.sentence_keys' lists {duplicates} more than once; "
+            "each key becomes one cell_sentence_i column, list it once"
+        )
+    if annotation_key is None and SEMANTIC_KEYS & set(sentence_keys):
+        removed = [k for k in sentence_keys if k in SEMANTIC_KEYS]
+        sentence_keys = [k for k in sentence_keys if k not in SEMANTIC_KEYS]
+        notes.append(
+            f"annotation_key is null: removed {removed} from dataset_creation.sentence_keys"
+        )
+        if not sentence_keys:
+            problems.append(
+                f"dataset_creation.sentence_keys has only semantic keys {removed}, which need "
+                "'annotation_key' (an obs column with cell types); set annotation_key or add "
+                "another sentence key such as 'sample_id_og'"
+            )
+    if creation["resolve_negatives"]:
+        if fmt != "multiplets":
+            problems.append(
+                f"config key 'dataset_creation.resolve_negatives' is true but dataset_format is "
+                f"'{fmt}'; resolved negatives exist only in the multiplets format: set it to false"
+            )
+        elif len(sentence_keys) != 1:
+            problems.append(
+                "config key 'dataset_creation.resolve_negatives' is true with "
+                f"{len(sentence_keys)} sentence keys {sentence_keys}; a resolved sentence negative "
+                "needs exactly one sentence key: keep one key or set resolve_negatives: false"
+            )
+    if fmt in CAPTION_FORMATS and not caption_key:
+        problems.append(
+            f"dataset_format '{fmt}' needs captions but 'caption_key' is null: set caption_key "
+            "to the obs column holding the text, or use dataset_format: single"
+        )
+    similarity_key = creation["similarity_obsm_key"]
+    if "semantic_similar" in sentence_keys and similarity_key is None:
+        if creation["required_obsm_keys"]:
+            similarity_key = creation["required_obsm_keys"][0]
+        else:
+            problems.append(
+                "sentence key 'semantic_similar' compares annotation centroids in an embedding, "
+                "but neither 'dataset_creation.similarity_obsm_key' nor "
+                "'dataset_creation.required_obsm_keys' names one: set similarity_obsm_key "
+                "(for example X_pca)"
+            )
+
+    data_dir = creation["data_dir"]
+    if data_dir is None:
+        base = config.get("base_file_path")
+        if base is None:
+            problems.append(
+                "no input folder: set 'base_file_path' (chunks are then read from "
+                "{base_file_path}/processed_with_emb/train/{dataset.name}) or "
+                "'dataset_creation.data_dir'"
+            )
+            data_dir = "."
+        else:
+            stage = "processed_with_emb" if creation["required_obsm_keys"] else "processed"
+            data_dir = str(Path(base) / stage / "train" / name)
+    if problems:
+        raise ConfigError(_format_problems(problems))
+
+    return Settings(
+        dataset_name=name,
+        data_dir=Path(data_dir).expanduser().absolute(),
+        output_dir=Path(creation["output_dir"]).expanduser().absolute(),
+        dataset_format=fmt,
+        sentence_keys=tuple(sentence_keys),
+        caption_key=caption_key,
+        batch_key=config.get("batch_key"),
+        annotation_key=annotation_key,
+        gene_name_column=creation["gene_name_column"],
+        cs_length=creation["cs_length"],
+        expression_matrix=creation["expression_matrix"],
+        use_highly_variable=creation["use_highly_variable"],
+        similarity_obsm_key=similarity_key,
+        negatives_per_sample=creation["negatives_per_sample"],
+        resolve_negatives=creation["resolve_negatives"],
+        seed=creation["seed"],
+        on_missing_caption=creation["on_missing_caption"],
+        required_obsm_keys=tuple(creation["required_obsm_keys"]),
+        row_block_size=creation["row_block_size"],
+        push_to_hub=creation["push_to_hub"],
+        use_nextcloud=creation["use_nextcloud"],
+        notes=tuple(notes),
+    )

@@ -1,0 +1,334 @@
+"""Python API of the user guide: the same results as the workflow, in a notebook.
+
+>>> from adata_hf_datasets.dataset import AnnDataSetConstructor, create_cell_sentences
+>>> adata = create_cell_sentences(adata, gene_name_column="gene_name", cs_length=4096)
+>>> constructor = AnnDataSetConstructor(dataset_format="multiplets", negatives_per_sample=2)
+>>> constructor.add_anndata(adata, sentence_keys=["sample_id_og"], caption_key="caption",
+...                         batch_key="batch", adata_link="/data/train/chunk_0.zarr")
+>>> dataset = constructor.get_dataset()
+
+Each ``add_anndata`` call is one chunk of one split; negatives are drawn from all chunks added,
+with the random stream of the workflow (seed, split, chunk name), so the same chunks, config
+and seed give the same rows as ``snakemake``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .anndata_io import as_text
+from .config import CAPTION_FORMATS
+from .discovery import chunk_name as chunk_name_of
+from .negatives import NegativePool, chunk_rng, sample_negatives
+from .sentences import (
+    CellSentenceBuilder,
+    append_annotation,
+    highly_variable_mask,
+    resolve_gene_names,
+)
+from .shards import FormatSpec, ShardInputs, shard_batches
+from .split_index import index_frame, similar_annotations
+from .validation import annotation_sums, missing_mask
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AnnDataSetConstructor", "create_cell_sentences"]
+
+
+def _expression(adata: Any, matrix: str) -> tuple[Any, pd.DataFrame]:
+    if matrix == "X":
+        return adata.X, adata.var
+    if matrix == "raw":
+        if adata.raw is None:
+            raise ValueError("expression_matrix='raw' but adata.raw is None")
+        return adata.raw.X, adata.raw.var
+    if matrix not in adata.layers:
+        raise ValueError(f"layer '{matrix}' not found in adata.layers ({list(adata.layers)})")
+    return adata.layers[matrix], adata.var
+
+
+def create_cell_sentences(
+    adata: Any,
+    *,
+    gene_name_column: str = "gene_name",
+    annotation_column: str | None = None,
+    cs_length: int = 4096,
+    expression_matrix: str = "X",
+    use_highly_variable: bool = True,
+    similarity_obsm_key: str | None = None,
+    row_block_size: int = 10_000,
+) -> Any:
+    """Add ``sample_id_og``, ``cell_sentence`` and (with ``annotation_column``) ``semantic_true``
+    and ``semantic_similar`` to ``adata.obs``, exactly as the workflow computes them.
+
+    Parameters
+    ----------
+    adata
+        An in-memory AnnData.
+    gene_name_column
+        var column with gene names; ``var.index`` is used (with a warning) when it is missing.
+    annotation_column
+        obs column with cell types, for the semantic sentences.
+    cs_length
+        Maximum number of genes per sentence (zeros are never included).
+    expression_matrix
+        ``"X"``, ``"raw"`` or a layer name.
+    use_highly_variable
+        Rank only ``var["highly_variable"]`` genes when that column exists.
+    similarity_obsm_key
+        Embedding for ``semantic_similar``; default ``X_pca`` if present, else the first key.
+
+    Returns
+    -------
+    The same AnnData (modified in place), for chaining.
+    """
+    matrix, var = _expression(adata, expression_matrix)
+    values = var[gene_name_column].to_numpy(dtype=object) if gene_name_column in var else None
+    names, warning = resolve_gene_names(
+        gene_name_values=values,
+        var_index=np.asarray(var.index, dtype=object),
+        gene_name_column=gene_name_column,
+        chunk_label="adata",
+    )
+    if warning:
+        log.warning(warning)
+    hvg = var["highly_variable"].to_numpy(bool) if "highly_variable" in var else None
+    builder = CellSentenceBuilder(
+        names,
+        cs_length=cs_length,
+        gene_mask=highly_variable_mask(
+            highly_variable=hvg, use_highly_variable=use_highly_variable
+        ),
+    )
+    pieces = [
+        builder.build(matrix[start : start + row_block_size]).cast(pa.string())
+        for start in range(0, adata.n_obs, row_block_size)
+    ]
+    sentences = pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
+    adata.obs["sample_id_og"] = np.asarray(adata.obs_names, dtype=object)
+    adata.obs["cell_sentence"] = sentences.to_numpy(zero_copy_only=False)
+    if annotation_column is not None:
+        annotations = as_text(adata.obs[annotation_column].to_numpy())
+        if missing_mask(annotations).any():
+            raise ValueError(
+                f"obs column '{annotation_column}' has missing values; semantic sentences need "
+                "an annotation for every cell"
+            )
+        adata.obs["semantic_true"] = append_annotation(sentences, annotations).to_numpy(
+            zero_copy_only=False
+        )
+        key = similarity_obsm_key or (
+            "X_pca" if "X_pca" in adata.obsm else next(iter(adata.obsm), None)
+        )
+        if key is None:
+            log.warning("no obsm embedding: semantic_similar is not created")
+        else:
+            similar = similar_annotations(
+                [annotation_sums(np.asarray(adata.obsm[key]), annotations)]
+            )
+            adata.obs["semantic_similar"] = append_annotation(
+                sentences, [similar[a] for a in annotations]
+            ).to_numpy(zero_copy_only=False)
+    return adata
+
+
+@dataclass
+class _Chunk:
+    name: str
+    meta: pd.DataFrame
+    sentences: pa.Table
+    link: str
+
+
+class AnnDataSetConstructor:
+    """Build one split of a dataset from AnnData objects, like the workflow does.
+
+    Parameters
+    ----------
+    dataset_format
+        ``"multiplets"``, ``"pairs"`` or ``"single"``.
+    negatives_per_sample
+        k: odd columns are caption negatives, even ones sentence negatives.
+    resolve_negatives
+        Add ``negative_i`` with the caption / cell sentence (exactly one sentence key).
+    seed, split
+        The random stream of a chunk derives from (seed, split, chunk name), as in the workflow.
+    on_missing_caption
+        ``"drop"`` (counted) or ``"error"``.
+    """
+
+    def __init__(
+        self,
+        dataset_format: str = "multiplets",
+        negatives_per_sample: int = 2,
+        resolve_negatives: bool = False,
+        *,
+        seed: int = 42,
+        split: str = "train",
+        on_missing_caption: str = "drop",
+    ) -> None:
+        if dataset_format not in ("multiplets", "pairs", "single"):
+            raise ValueError(
+                f"dataset_format={dataset_format!r}: use 'multiplets', 'pairs' or 'single'"
+            )
+        if dataset_format in CAPTION_FORMATS and negatives_per_sample < 1:
+            raise ValueError(f"negatives_per_sample={negatives_per_sample}: must be at least 1")
+        if on_missing_caption not in ("drop", "error"):
+            raise ValueError(f"on_missing_caption={on_missing_caption!r}: use 'drop' or 'error'")
+        self.dataset_format = dataset_format
+        self.negatives_per_sample = negatives_per_sample if dataset_format in CAPTION_FORMATS else 0
+        self.resolve_negatives = resolve_negatives
+        self.seed = seed
+        self.split = split
+        self.on_missing_caption = on_missing_caption
+        self.sentence_keys: tuple[str, ...] | None = None
+        self.chunks: list[_Chunk] = []
+        self.stats: dict = {}
+
+    def add_anndata(
+        self,
+        adata: Any,
+        sentence_keys: list[str],
+        caption_key: str | None = None,
+        batch_key: str | None = None,
+        adata_link: str | None = None,
+        *,
+        chunk_name: str | None = None,
+    ) -> AnnDataSetConstructor:
+        """Add one chunk. ``chunk_name`` defaults to the file name of ``adata_link`` without
+        its suffix (``.../train/chunk_0.zarr`` -> ``chunk_0``), as the workflow names chunks."""
+        keys = tuple(sentence_keys)
+        if self.sentence_keys is not None and keys != self.sentence_keys:
+            raise ValueError(
+                f"sentence_keys {list(keys)} differ from those of the first chunk "
+                f"{list(self.sentence_keys)}; every chunk of a dataset needs the same keys"
+            )
+        if self.resolve_negatives and len(keys) != 1:
+            raise ValueError(
+                f"resolve_negatives=True needs exactly one sentence key, got {list(keys)}"
+            )
+        needs_captions = self.dataset_format in CAPTION_FORMATS
+        if needs_captions and caption_key is None:
+            raise ValueError(f"dataset_format '{self.dataset_format}' needs a caption_key")
+        name = chunk_name or (
+            chunk_name_of(Path(adata_link)) if adata_link else f"chunk_{len(self.chunks)}"
+        )
+        if any(c.name == name for c in self.chunks):
+            raise ValueError(f"a chunk named '{name}' was already added; pass chunk_name=")
+        obs = adata.obs
+        for key in [caption_key, batch_key] if needs_captions else []:
+            if key is not None and key not in obs:
+                raise ValueError(f"chunk '{name}': obs column '{key}' not found")
+        ids = as_text(np.asarray(adata.obs_names))
+        n = len(ids)
+        captions = as_text(obs[caption_key].to_numpy()) if needs_captions else np.full(n, None)
+        missing = missing_mask(captions) if needs_captions else np.zeros(n, bool)
+        if missing.any() and self.on_missing_caption == "error":
+            raise ValueError(
+                f"chunk '{name}': {int(missing.sum())} cell(s) have no caption in '{caption_key}'"
+            )
+        captions = np.where(missing, None, captions)
+        batches = (
+            as_text(obs[batch_key].to_numpy())
+            if needs_captions and batch_key is not None
+            else np.full(n, None)
+        )
+        columns = {}
+        for key in keys:
+            if key == "sample_id_og" and key not in obs:
+                columns[key] = pa.array(ids, pa.string())
+            elif key not in obs:
+                hint = " (run create_cell_sentences first)" if key != "sample_id_og" else ""
+                raise ValueError(f"chunk '{name}': sentence key '{key}' not in obs{hint}")
+            else:
+                columns[key] = pa.array(as_text(obs[key].to_numpy()), pa.string())
+        self.sentence_keys = keys
+        meta = pd.DataFrame({"sample_idx": ids, "caption": captions, "batch": batches})
+        meta["chunk"] = name
+        meta["row"] = np.arange(n, dtype=np.int32)
+        self.chunks.append(
+            _Chunk(name=name, meta=meta, sentences=pa.table(columns), link=adata_link or "")
+        )
+        return self
+
+    def get_dataset(self):
+        """The split as a ``datasets.Dataset`` with explicit features."""
+        import datasets
+
+        if not self.chunks:
+            raise ValueError("no AnnData added: call add_anndata first")
+        spec = FormatSpec(
+            dataset_format=self.dataset_format,
+            n_sentences=len(self.sentence_keys),
+            negatives_per_sample=self.negatives_per_sample,
+            resolve_negatives=self.resolve_negatives,
+        )
+        ids_all = pd.concat([c.meta["sample_idx"] for c in self.chunks], ignore_index=True)
+        if ids_all.duplicated().any():
+            raise ValueError(
+                f"obs names repeat across the added chunks (e.g. "
+                f"{list(ids_all[ids_all.duplicated()].unique()[:5])}); make them unique"
+            )
+        needs_captions = self.dataset_format in CAPTION_FORMATS
+        frame = index_frame([c.meta for c in self.chunks], needs_captions=needs_captions)
+        in_pool = frame["pool_pos"].to_numpy() >= 0
+        pool = frame[in_pool]
+        pool_chunk = pool["chunk"].to_numpy()
+        pool_row = pool["row"].to_numpy()
+        by_name = {c.name: c for c in self.chunks}
+
+        def resolve_sentence(positions: np.ndarray) -> pa.Array:
+            values = [
+                by_name[pool_chunk[p]].sentences.column(0)[int(pool_row[p])].as_py()
+                for p in positions
+            ]
+            return pa.array(values, pa.string())
+
+        batches: list[pa.RecordBatch] = []
+        self.stats = {"chunks": {}}
+        negative_pool = (
+            NegativePool(pool["batch_code"].to_numpy(), pool["caption_code"].to_numpy())
+            if needs_captions
+            else None
+        )
+        for chunk in self.chunks:
+            stats: dict = {}
+            if needs_captions:
+                anchors = np.flatnonzero(pool_chunk == chunk.name).astype(np.int64)
+                negatives, counts = sample_negatives(
+                    negative_pool,
+                    anchors,
+                    k=self.negatives_per_sample,
+                    rng=chunk_rng(self.seed, self.split, chunk.name),
+                )
+                stats["negative_levels"] = counts.to_dict()
+                inputs = ShardInputs(
+                    sentences=chunk.sentences,
+                    sample_idx=pa.array(chunk.meta["sample_idx"], pa.string()),
+                    captions=pa.array(chunk.meta["caption"], pa.string()),
+                    anchor_rows=pool_row[anchors].astype(np.int64),
+                    link=chunk.link,
+                    negatives=negatives,
+                    pool_ids=pa.array(pool["sample_idx"], pa.string()),
+                    pool_captions=pa.array(pool["caption"], pa.string()),
+                    resolve_sentence=resolve_sentence,
+                )
+            else:
+                inputs = ShardInputs(
+                    sentences=chunk.sentences,
+                    sample_idx=pa.array(chunk.meta["sample_idx"], pa.string()),
+                    captions=None,
+                    anchor_rows=np.arange(len(chunk.meta), dtype=np.int64),
+                    link=chunk.link,
+                )
+            batches.extend(shard_batches(spec, inputs, stats))
+            self.stats["chunks"][chunk.name] = stats
+        table = pa.Table.from_batches(batches, schema=spec.schema())
+        return datasets.Dataset(table, info=datasets.DatasetInfo(features=spec.features()))

@@ -1,0 +1,307 @@
+"""Check the chunks before any heavy work: one cheap inspection per chunk, one gate for all.
+
+``inspect_chunk`` reads obs columns, obsm keys and var columns (never X) and returns the chunk's
+meta table (ids, captions, batches) and a report of problems. ``check_inputs`` gathers the
+reports of every chunk of every split and fails once, listing all problems together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .anndata_io import ChunkReader, ChunkReadError
+
+MAX_EXAMPLES = 5
+
+
+class InputError(ValueError):
+    """The input chunks cannot make a dataset; the message lists every problem of every chunk."""
+
+
+@dataclass(frozen=True)
+class InspectionSpec:
+    """What the configuration asks of every chunk."""
+
+    caption_key: str | None
+    batch_key: str | None
+    annotation_key: str | None
+    required_obsm_keys: tuple[str, ...] = ()
+    obs_sentence_columns: tuple[str, ...] = ()
+    needs_captions: bool = True
+    needs_expression: bool = False
+    needs_annotation: bool = False
+    expression_matrix: str = "X"
+    gene_name_column: str = "gene_name"
+    similarity_obsm_key: str | None = None
+    on_missing_caption: str = "drop"
+
+
+def _examples(values: Iterable) -> str:
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:MAX_EXAMPLES])
+    more = f" and {len(values) - MAX_EXAMPLES} more" if len(values) > MAX_EXAMPLES else ""
+    return f"{shown}{more}"
+
+
+def missing_mask(values: np.ndarray) -> np.ndarray:
+    """True where a text value is missing (None, NaN) or blank."""
+    return np.array([v is None or not str(v).strip() for v in values], dtype=bool)
+
+
+def inspect_chunk(path: Path, spec: InspectionSpec) -> tuple[pa.Table, dict]:
+    """Inspect one chunk without reading its expression matrix.
+
+    Returns
+    -------
+    meta
+        One row per cell in chunk order: ``sample_idx``, ``caption``, ``batch``, ``annotation``
+        (text, null where missing or not configured).
+    report
+        ``n_obs``, ``obsm_keys``, ``problems`` (each names the file and key), ``warnings``,
+        ``n_missing_caption`` and, for ``semantic_similar``, per-annotation embedding sums.
+    """
+    path = Path(path)
+    report: dict = {"path": str(path), "n_obs": 0, "obsm_keys": [], "problems": [], "warnings": []}
+    problems: list[str] = report["problems"]
+    empty = pa.table(
+        {
+            name: pa.array([], pa.string())
+            for name in ("sample_idx", "caption", "batch", "annotation")
+        }
+    )
+    try:
+        reader = ChunkReader(path)
+    except ChunkReadError as error:
+        problems.append(str(error))
+        return empty, report
+
+    with reader:
+        report["n_obs"] = reader.n_obs
+        report["obsm_keys"] = reader.obsm_keys
+        if reader.n_obs == 0:
+            problems.append(
+                f"{path}: the chunk has no cells (n_obs = 0); remove it or re-export it"
+            )
+            return empty, report
+
+        missing_obsm = [k for k in spec.required_obsm_keys if k not in reader.obsm_keys]
+        if missing_obsm:
+            problems.append(
+                f"{path}: missing required obsm key(s) {missing_obsm} (present: "
+                f"{reader.obsm_keys}); run the embedding step or adjust "
+                "dataset_creation.required_obsm_keys"
+            )
+
+        columns = set(reader.obs_columns)
+
+        def need_column(key: str | None, role: str) -> bool:
+            if key is None:
+                return False
+            if key not in columns:
+                close = sorted(columns, key=lambda c: -_similarity(c, key))[:3]
+                problems.append(
+                    f"{path}: obs column '{key}' ({role}) not found; obs has "
+                    f"{len(columns)} columns, e.g. {close}"
+                )
+                return False
+            return True
+
+        ids = reader.obs_names()
+        n = len(ids)
+        captions = batches = annotations = None
+        if spec.needs_captions and need_column(spec.caption_key, "caption_key"):
+            captions = reader.obs_text(spec.caption_key)
+        if spec.needs_captions and need_column(spec.batch_key, "batch_key"):
+            batches = reader.obs_text(spec.batch_key)
+        if spec.needs_annotation and need_column(spec.annotation_key, "annotation_key"):
+            annotations = reader.obs_text(spec.annotation_key)
+        for key in spec.obs_sentence_columns:
+            need_column(key, "sentence key")
+
+        _check_ids(path, ids, problems)
+        if captions is not None:
+            missing = missing_mask(captions)
+            report["n_missing_caption"] = int(missing.sum())
+            if missing.any():
+                where = _examples(ids[missing])
+                if spec.on_missing_caption == "error":
+                    problems.append(
+                        f"{path}: {int(missing.sum())} cell(s) have no caption in obs column "
+                        f"'{spec.caption_key}' (e.g. {where}); fill them, or set "
+                        "dataset_creation.on_missing_caption: drop to leave those cells out"
+                    )
+                else:
+                    report["warnings"].append(
+                        f"{int(missing.sum())} cell(s) without caption in '{spec.caption_key}' "
+                        f"will be dropped (e.g. {where})"
+                    )
+                captions = np.where(missing, None, captions)
+        if annotations is not None:
+            missing = missing_mask(annotations)
+            if missing.any():
+                problems.append(
+                    f"{path}: {int(missing.sum())} cell(s) have no value in obs column "
+                    f"'{spec.annotation_key}' (annotation_key), needed by the semantic sentence "
+                    f"keys (e.g. {_examples(ids[missing])}); fill them or drop semantic keys"
+                )
+        if spec.needs_expression:
+            _check_expression(reader, spec, report)
+        if (
+            spec.similarity_obsm_key
+            and annotations is not None
+            and not problems
+            and spec.similarity_obsm_key in reader.obsm_keys
+        ):
+            report["annotation_sums"] = annotation_sums(
+                reader.obsm(spec.similarity_obsm_key), annotations
+            )
+        elif spec.similarity_obsm_key and spec.similarity_obsm_key not in reader.obsm_keys:
+            problems.append(
+                f"{path}: obsm key '{spec.similarity_obsm_key}' (used for semantic_similar) not "
+                f"found (present: {reader.obsm_keys}); set dataset_creation.similarity_obsm_key"
+            )
+
+    meta = pa.table(
+        {
+            "sample_idx": pa.array(ids, pa.string()),
+            "caption": pa.array(captions if captions is not None else [None] * n, pa.string()),
+            "batch": pa.array(batches if batches is not None else [None] * n, pa.string()),
+            "annotation": pa.array(
+                annotations if annotations is not None else [None] * n, pa.string()
+            ),
+        }
+    )
+    return meta, report
+
+
+def _similarity(a: str, b: str) -> float:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def _check_ids(path: Path, ids: np.ndarray, problems: list[str]) -> None:
+    missing = missing_mask(ids)
+    if missing.any():
+        problems.append(
+            f"{path}: {int(missing.sum())} obs name(s) are empty (positions "
+            f"{_examples(np.flatnonzero(missing))}); every cell needs a unique id in obs.index"
+        )
+    duplicated = pd.Index(ids).duplicated(keep=False)
+    if duplicated.any():
+        problems.append(
+            f"{path}: {int(duplicated.sum())} obs names are not unique within the chunk "
+            f"(e.g. {_examples(pd.unique(ids[duplicated]))}); make them unique "
+            "(anndata: adata.obs_names_make_unique())"
+        )
+
+
+def _check_expression(reader: ChunkReader, spec: InspectionSpec, report: dict) -> None:
+    from .sentences import resolve_gene_names
+
+    path = reader.path
+    matrix = spec.expression_matrix
+    if not reader.has_matrix(matrix):
+        report["problems"].append(
+            f"{path}: expression matrix '{matrix}' (dataset_creation.expression_matrix) not found; "
+            "gene-list sentence keys (cell_sentence, semantic_*) need it"
+        )
+        return
+    var_columns = reader.var_columns(matrix)
+    values = (
+        reader.var_column(spec.gene_name_column, matrix)
+        if spec.gene_name_column in var_columns
+        else None
+    )
+    try:
+        _, warning = resolve_gene_names(
+            gene_name_values=None if values is None else np.asarray(values, dtype=object),
+            var_index=reader.var_names(matrix),
+            gene_name_column=spec.gene_name_column,
+            chunk_label=str(path),
+        )
+    except ValueError as error:
+        report["problems"].append(str(error))
+        return
+    if warning:
+        report["warnings"].append(warning)
+
+
+def annotation_sums(embedding: np.ndarray, annotations: np.ndarray) -> dict:
+    """Per annotation value: the sum of its cells' embedding vectors and their count."""
+    labels, inverse = np.unique(annotations.astype(str), return_inverse=True)
+    sums = np.zeros((len(labels), embedding.shape[1]), dtype=np.float64)
+    np.add.at(sums, inverse, embedding.astype(np.float64))
+    counts = np.bincount(inverse, minlength=len(labels))
+    return {
+        "labels": labels.tolist(),
+        "sums": sums.tolist(),
+        "counts": counts.tolist(),
+    }
+
+
+def write_inspection(meta: pa.Table, report: dict, *, meta_path: Path, report_path: Path) -> None:
+    pq.write_table(meta, meta_path)
+    Path(report_path).write_text(json.dumps(report, indent=1))
+
+
+def check_inputs(chunks: dict[str, list[tuple[str, Path, Path]]]) -> dict:
+    """Gate before heavy work: every chunk's problems plus duplicate ids across a split's chunks.
+
+    Parameters
+    ----------
+    chunks
+        Per split, ``(chunk label, meta parquet path, report json path)`` in chunk order.
+
+    Returns
+    -------
+    A summary per split (cells, missing captions, warnings). Raises :class:`InputError` with
+    every problem found.
+    """
+    problems: list[str] = []
+    summary: dict = {}
+    for split, entries in chunks.items():
+        split_summary = {"chunks": len(entries), "cells": 0, "missing_caption": 0, "warnings": []}
+        ids, owners = [], []
+        for label, meta_path, report_path in entries:
+            report = json.loads(Path(report_path).read_text())
+            problems.extend(report["problems"])
+            split_summary["cells"] += report["n_obs"]
+            split_summary["missing_caption"] += report.get("n_missing_caption", 0)
+            split_summary["warnings"].extend(f"{label}: {w}" for w in report["warnings"])
+            if not report["problems"]:
+                chunk_ids = pq.read_table(meta_path, columns=["sample_idx"]).column(0)
+                ids.append(chunk_ids.to_numpy(zero_copy_only=False))
+                owners.append(np.full(len(chunk_ids), label, dtype=object))
+        if len(ids) > 1:
+            problems.extend(_duplicates_across(split, np.concatenate(ids), np.concatenate(owners)))
+        summary[split] = split_summary
+    if problems:
+        raise InputError(
+            f"{len(problems)} problem(s) in the input chunks; no dataset was written:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+    return summary
+
+
+def _duplicates_across(split: str, ids: np.ndarray, owners: np.ndarray) -> list[str]:
+    frame = pd.DataFrame({"id": ids, "chunk": owners})
+    dup = frame[frame["id"].duplicated(keep=False)]
+    if dup.empty:
+        return []
+    per_id = dup.groupby("id", sort=True)["chunk"].agg(lambda c: sorted(set(c)))
+    chunks_involved = sorted({c for cs in per_id for c in cs})
+    examples = "; ".join(f"{i!r} in {cs}" for i, cs in list(per_id.items())[:MAX_EXAMPLES])
+    return [
+        f"split '{split}': {len(per_id)} obs name(s) occur in more than one chunk "
+        f"({', '.join(chunks_involved)}), e.g. {examples}; ids must be unique within a split "
+        "(negatives refer to cells by id): make them unique, e.g. prefix each chunk's obs names"
+    ]

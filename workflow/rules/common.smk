@@ -1,0 +1,201 @@
+import re
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+# The package lives in workflow/lib. Snakemake appends this process's sys.path to every
+# script job's sys.path, so the scripts import it whether or not it is pip-installed
+# (cluster nodes, per-rule conda envs).
+LIB_DIR = str(Path(workflow.basedir) / "workflow" / "lib")
+if LIB_DIR not in sys.path:
+    sys.path.insert(0, LIB_DIR)
+
+from adata_hf_datasets.config import ConfigError, validate_config
+from adata_hf_datasets.discovery import DiscoveryError, discover_chunks
+
+try:
+    SETTINGS = validate_config(
+        config,
+        schema_path=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+    )
+    CHUNKS = discover_chunks(SETTINGS.data_dir)
+except (ConfigError, DiscoveryError) as error:
+    raise WorkflowError(str(error)) from None
+
+for note in SETTINGS.notes:
+    print(f"adata-hf-datasets: {note}", file=sys.stderr)
+
+NAME = SETTINGS.dataset_name
+SPLITS = list(CHUNKS)
+CHUNK_BY_LABEL = {(c.split, c.name): c for chunks in CHUNKS.values() for c in chunks}
+OUTPUT_PATH = str(SETTINGS.output_path)
+
+
+wildcard_constraints:
+    split="|".join(re.escape(s) for s in SPLITS),
+    chunk="[^/]+",
+
+
+def chunk_of(wildcards):
+    return CHUNK_BY_LABEL[(wildcards.split, wildcards.chunk)]
+
+
+def get_chunk_path(wildcards):
+    return str(chunk_of(wildcards).path)
+
+
+def per_chunk(pattern, split):
+    """``pattern`` expanded for every chunk of ``split``, in shard order."""
+    return [pattern.format(split=split, chunk=c.name) for c in CHUNKS[split]]
+
+
+def get_split_inspections(wildcards):
+    return {
+        "metas": per_chunk(
+            f"results/validate/{NAME}/{{split}}/{{chunk}}.parquet", wildcards.split
+        ),
+        "reports": per_chunk(
+            f"results/validate/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
+        ),
+    }
+
+
+def get_all_inspections(wildcards):
+    metas, reports = [], []
+    for split in SPLITS:
+        metas += per_chunk(
+            f"results/validate/{NAME}/{{split}}/{{chunk}}.parquet", split
+        )
+        reports += per_chunk(f"results/validate/{NAME}/{{split}}/{{chunk}}.json", split)
+    return {"metas": metas, "reports": reports}
+
+
+def get_shard_inputs(wildcards):
+    split, chunk = wildcards.split, wildcards.chunk
+    inputs = {
+        "sentences": f"results/sentences/{NAME}/{split}/{chunk}.arrow",
+        "meta": f"results/validate/{NAME}/{split}/{chunk}.parquet",
+        "index": f"results/index/{NAME}/{split}.parquet",
+    }
+    if SETTINGS.uses_captions:
+        inputs["negatives"] = f"results/negatives/{NAME}/{split}/{chunk}.parquet"
+    if SETTINGS.resolve_negatives:
+        # A resolved sentence negative may live in any chunk of the split.
+        inputs["split_sentences"] = per_chunk(
+            f"results/sentences/{NAME}/{{split}}/{{chunk}}.arrow", split
+        )
+    return inputs
+
+
+def get_sentence_inputs(wildcards):
+    inputs = {
+        "chunk": get_chunk_path(wildcards),
+        "ok": f"results/validate/{NAME}/inputs_ok.json",
+    }
+    if SETTINGS.needs_similarity:
+        inputs["info"] = f"results/index/{NAME}/{wildcards.split}.json"
+    return inputs
+
+
+def get_split_shards(wildcards):
+    inputs = {
+        "shards": per_chunk(
+            f"results/shards/{NAME}/{{split}}/{{chunk}}.arrow", wildcards.split
+        ),
+        "stats": per_chunk(
+            f"results/shards/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
+        ),
+    }
+    if SETTINGS.uses_captions:
+        inputs["negative_counts"] = per_chunk(
+            f"results/negatives/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
+        )
+    return inputs
+
+
+def get_final_outputs():
+    return [f"{OUTPUT_PATH}/summary.json"]
+
+
+def inspection_spec():
+    """What validation checks: only what the configuration asks for."""
+    s = SETTINGS
+    return {
+        "caption_key": s.caption_key if s.uses_captions else None,
+        "batch_key": s.batch_key if s.uses_captions else None,
+        "annotation_key": s.annotation_key if s.needs_annotation else None,
+        "required_obsm_keys": list(s.required_obsm_keys),
+        "obs_sentence_columns": list(s.obs_sentence_columns),
+        "needs_captions": s.uses_captions,
+        "needs_expression": s.needs_expression,
+        "needs_annotation": s.needs_annotation,
+        "expression_matrix": s.expression_matrix if s.needs_expression else "X",
+        "gene_name_column": s.gene_name_column if s.needs_expression else "",
+        "similarity_obsm_key": s.similarity_obsm_key if s.needs_similarity else None,
+        "on_missing_caption": s.on_missing_caption if s.uses_captions else "drop",
+    }
+
+
+def sentence_spec():
+    s = SETTINGS
+    spec = {"sentence_keys": list(s.sentence_keys), "row_block_size": s.row_block_size}
+    if s.needs_expression:
+        spec.update(
+            gene_name_column=s.gene_name_column,
+            cs_length=s.cs_length,
+            expression_matrix=s.expression_matrix,
+            use_highly_variable=s.use_highly_variable,
+            annotation_key=s.annotation_key if s.needs_annotation else None,
+        )
+    return spec
+
+
+def format_spec():
+    s = SETTINGS
+    return {
+        "dataset_format": s.dataset_format,
+        "n_sentences": len(s.sentence_keys),
+        "negatives_per_sample": s.negatives_per_sample if s.uses_captions else 0,
+        "resolve_negatives": s.resolve_negatives,
+    }
+
+
+def get_adata_link(wildcards):
+    """Without Nextcloud, a row's adata_link is its chunk's absolute local path."""
+    return str(chunk_of(wildcards).path)
+
+
+# Resources follow the work: a chunk's jobs scale with the chunk's size on disk, with a floor,
+# and ask for more memory on each retry (attempt 2, 3, ...).
+_SIZE_CACHE = {}
+
+
+def path_size_gb(path):
+    path = Path(path)
+    if path not in _SIZE_CACHE:
+        if path.is_dir():
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        else:
+            size = path.stat().st_size if path.exists() else 0
+        _SIZE_CACHE[path] = size / 2**30
+    return _SIZE_CACHE[path]
+
+
+def chunk_mem_mb(*, base, per_gb):
+    def mem_mb(wildcards, attempt):
+        return int((base + per_gb * path_size_gb(chunk_of(wildcards).path)) * attempt)
+
+    return mem_mb
+
+
+def chunk_runtime(*, base, per_gb):
+    def runtime(wildcards, attempt):
+        return int((base + per_gb * path_size_gb(chunk_of(wildcards).path)) * attempt)
+
+    return runtime
+
+
+def split_mem_mb(wildcards, attempt):
+    split_gb = sum(path_size_gb(c.path) for c in CHUNKS[wildcards.split])
+    return int((1000 + 100 * split_gb) * attempt)

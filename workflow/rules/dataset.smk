@@ -1,0 +1,53 @@
+rule write_shard:
+    input:
+        unpack(get_shard_inputs),
+    output:
+        shard=f"results/shards/{NAME}/{{split}}/{{chunk}}.arrow",
+        stats=f"results/shards/{NAME}/{{split}}/{{chunk}}.json",
+    log:
+        f"logs/write_shard/{NAME}/{{split}}/{{chunk}}.log",
+    benchmark:
+        f"benchmarks/write_shard/{NAME}/{{split}}/{{chunk}}.tsv"
+    conda:
+        "../../envs/adata-hf-datasets.yaml"
+    resources:
+        mem_mb=split_mem_mb,
+    params:
+        spec=format_spec(),
+        link=get_adata_link,
+    script:
+        "../scripts/write_shard.py"
+
+
+rule assemble_split:
+    input:
+        unpack(get_split_shards),
+        info=f"results/index/{NAME}/{{split}}.json",
+    output:
+        f"results/splits/{NAME}/{{split}}.json",
+    log:
+        f"logs/assemble_split/{NAME}/{{split}}.log",
+    localrule: True
+    conda:
+        "../../envs/adata-hf-datasets.yaml"
+    script:
+        "../scripts/assemble_split.py"
+
+
+rule build_dataset:
+    input:
+        splits=expand(f"results/splits/{NAME}/{{split}}.json", split=SPLITS),
+        inputs=f"results/validate/{NAME}/inputs_ok.json",
+    output:
+        summary=f"{OUTPUT_PATH}/summary.json",
+    log:
+        f"logs/build_dataset/{NAME}.log",
+    localrule: True
+    conda:
+        "../../envs/adata-hf-datasets.yaml"
+    params:
+        spec=format_spec(),
+        dataset_id=SETTINGS.dataset_id,
+        config=config,
+    script:
+        "../scripts/build_dataset.py"

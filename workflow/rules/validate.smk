@@ -1,0 +1,56 @@
+rule validate_chunk:
+    input:
+        chunk=get_chunk_path,
+    output:
+        meta=f"results/validate/{NAME}/{{split}}/{{chunk}}.parquet",
+        report=f"results/validate/{NAME}/{{split}}/{{chunk}}.json",
+    log:
+        f"logs/validate_chunk/{NAME}/{{split}}/{{chunk}}.log",
+    conda:
+        "../../envs/adata-hf-datasets.yaml"
+    resources:
+        mem_mb=chunk_mem_mb(base=500, per_gb=400),
+        runtime=chunk_runtime(base=10, per_gb=2),
+    params:
+        spec=inspection_spec(),
+    script:
+        "../scripts/validate_chunk.py"
+
+
+rule check_inputs:
+    input:
+        unpack(get_all_inspections),
+    output:
+        f"results/validate/{NAME}/inputs_ok.json",
+    log:
+        f"logs/check_inputs/{NAME}.log",
+    localrule: True
+    conda:
+        "../../envs/adata-hf-datasets.yaml"
+    params:
+        splits={s: [c.name for c in CHUNKS[s]] for s in SPLITS},
+    script:
+        "../scripts/check_inputs.py"
+
+
+rule split_index:
+    input:
+        unpack(get_split_inspections),
+        ok=f"results/validate/{NAME}/inputs_ok.json",
+    output:
+        index=f"results/index/{NAME}/{{split}}.parquet",
+        info=f"results/index/{NAME}/{{split}}.json",
+    log:
+        f"logs/split_index/{NAME}/{{split}}.log",
+    benchmark:
+        f"benchmarks/split_index/{NAME}/{{split}}.tsv"
+    conda:
+        "../../envs/adata-hf-datasets.yaml"
+    resources:
+        mem_mb=split_mem_mb,
+    params:
+        chunks=lambda wildcards: [c.name for c in CHUNKS[wildcards.split]],
+        needs_captions=SETTINGS.uses_captions,
+        needs_similarity=SETTINGS.needs_similarity,
+    script:
+        "../scripts/split_index.py"

@@ -1,0 +1,32 @@
+"""sample_negatives: negatives for the anchors of one chunk, drawn from the whole split."""
+
+import time
+
+from adata_hf_datasets.chunk_negatives import chunk_negatives, write_negatives
+from adata_hf_datasets.workflow_support import run_step, write_json
+
+
+def main(smk, log):
+    start = time.perf_counter()
+    table, counts = chunk_negatives(
+        smk.input.index,
+        split=smk.wildcards.split,
+        chunk=smk.wildcards.chunk,
+        k=smk.params.k,
+        seed=smk.params.seed,
+    )
+    write_negatives(table, smk.output.negatives)
+    write_json(smk.output.counts, counts.to_dict())
+    elapsed = time.perf_counter() - start
+    log.info(
+        "%s/%s: %d anchors, k=%d, %.0f anchors/s, levels %s",
+        smk.wildcards.split,
+        smk.wildcards.chunk,
+        table.num_rows,
+        smk.params.k,
+        table.num_rows / max(elapsed, 1e-9),
+        counts.to_dict(),
+    )
+
+
+run_step(snakemake, main)
