@@ -11,7 +11,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/sentences.smk"
 include: "workflow/rules/negatives.smk"
+include: "workflow/rules/upload.smk"
 include: "workflow/rules/dataset.smk"
+include: "workflow/rules/hub.smk"
 
 
 rule all:

@@ -40,10 +40,13 @@ def main() -> None:
         obsm={"X_pca": source.obsm["X_pca"], "X_umap": source.obsm["X_umap"]},
     )
     adata.var["gene_name"] = adata.var_names.astype(str)
-    adata.var["highly_variable"] = source.var["highly_variable"].reindex(adata.var_names).fillna(False).to_numpy(bool)
+    adata.var["highly_variable"] = (
+        source.var["highly_variable"].reindex(adata.var_names).fillna(False).to_numpy(bool)
+    )
     adata.obs["cell_type"] = adata.obs["bulk_labels"].astype(str)
     adata.obs["natural_language_annotation"] = [
-        caption(c, p) for c, p in zip(adata.obs["cell_type"], adata.obs["phase"].astype(str))
+        caption(c, p)
+        for c, p in zip(adata.obs["cell_type"], adata.obs["phase"].astype(str), strict=True)
     ]
     donor = [int(hashlib.sha256(b.encode()).hexdigest(), 16) % 2 for b in adata.obs_names]
     adata.obs["dataset_title"] = [f"pbmc68k_pseudo_donor_{'AB'[d]}" for d in donor]

@@ -24,7 +24,9 @@ def test_snakemake_lint():
 
 
 def test_snakefmt_check():
-    need(shutil.which("snakefmt") is not None, "snakefmt is not installed (pip install -e '.[test]')")
+    need(
+        shutil.which("snakefmt") is not None, "snakefmt is not installed (pip install -e '.[test]')"
+    )
     result = run("snakefmt", "--check", "Snakefile", "workflow/rules")
     assert result.returncode == 0, result.stdout + result.stderr
 

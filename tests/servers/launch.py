@@ -68,7 +68,9 @@ class ServerProcess:
             except OSError:
                 time.sleep(0.05)  # polling for readiness, bounded by the deadline
         self.stop()
-        raise RuntimeError(f"{self.script.name} did not listen on port {self.port} within {self.startup_timeout}s")
+        raise RuntimeError(
+            f"{self.script.name} did not listen on port {self.port} within {self.startup_timeout}s"
+        )
 
     def stop(self) -> None:
         if self.process is None:

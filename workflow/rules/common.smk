@@ -80,6 +80,8 @@ def get_shard_inputs(wildcards):
     }
     if SETTINGS.uses_captions:
         inputs["negatives"] = f"results/negatives/{NAME}/{split}/{chunk}.parquet"
+    if SETTINGS.use_nextcloud:
+        inputs["link"] = f"results/upload/{NAME}/{split}/{chunk}.json"
     if SETTINGS.resolve_negatives:
         # A resolved sentence negative may live in any chunk of the split.
         inputs["split_sentences"] = per_chunk(
@@ -115,6 +117,8 @@ def get_split_shards(wildcards):
 
 
 def get_final_outputs():
+    if SETTINGS.push_to_hub:
+        return [f"results/hub/{NAME}/pushed.json"]
     return [f"{OUTPUT_PATH}/summary.json"]
 
 
@@ -162,8 +166,43 @@ def format_spec():
 
 
 def get_adata_link(wildcards):
-    """Without Nextcloud, a row's adata_link is its chunk's absolute local path."""
-    return str(chunk_of(wildcards).path)
+    """Without Nextcloud, a row's adata_link is its chunk's absolute local path; with it, the
+    link comes from the chunk's upload receipt (an input), and this param stays empty.
+    """
+    return "" if SETTINGS.use_nextcloud else str(chunk_of(wildcards).path)
+
+
+def card_settings():
+    """The configuration the dataset card depends on (and nothing else)."""
+    s, creation = SETTINGS, config["dataset_creation"]
+    return {
+        "dataset_name": s.dataset_name,
+        "dataset_format": s.dataset_format,
+        "caption_key": s.caption_key,
+        "sentence_keys": list(s.sentence_keys),
+        "negatives_per_sample": s.negatives_per_sample if s.uses_captions else 0,
+        "resolve_negatives": s.resolve_negatives,
+        "cs_length": s.cs_length,
+        "use_nextcloud": s.use_nextcloud,
+        "base_repo_id": creation["base_repo_id"],
+        "card_template": (
+            str(Path(creation["card_template"]).absolute())
+            if creation["card_template"]
+            else None
+        ),
+        "embedding_generation": creation["embedding_generation"],
+        "dataset_type_explanation": creation["dataset_type_explanation"],
+        "metadata": creation["metadata"],
+    }
+
+
+def nextcloud_settings():
+    """Nextcloud settings as written in the config: variable references, never secrets."""
+    creation = config["dataset_creation"]
+    return {
+        "nextcloud_config": creation["nextcloud_config"],
+        "force_reupload": creation["force_reupload"],
+    }
 
 
 # Resources follow the work: a chunk's jobs scale with the chunk's size on disk, with a floor,

@@ -40,6 +40,7 @@ rule build_dataset:
         inputs=f"results/validate/{NAME}/inputs_ok.json",
     output:
         summary=f"{OUTPUT_PATH}/summary.json",
+        card=f"{OUTPUT_PATH}/README.md",
     log:
         f"logs/build_dataset/{NAME}.log",
     localrule: True
@@ -49,5 +50,6 @@ rule build_dataset:
         spec=format_spec(),
         dataset_id=SETTINGS.dataset_id,
         config=config,
+        card=card_settings(),
     script:
         "../scripts/build_dataset.py"

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from adata_hf_datasets.publishing import write_local_card
 from adata_hf_datasets.summary import build_dataset_folder
 from adata_hf_datasets.workflow_support import read_json, run_step
 
@@ -16,6 +17,8 @@ def main(smk, log):
         inputs=read_json(smk.input.inputs),
         config=smk.params.config,
     )
+    card = write_local_card(Path(smk.output.summary).parent, smk.params.card)
+    log.info("dataset card rendered to %s", card)
     for split, info in summary["splits"].items():
         log.info("%s: %d rows", split, info["rows"])
     log.info("dataset written to %s", Path(smk.output.summary).parent)

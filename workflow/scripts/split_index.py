@@ -1,6 +1,7 @@
 """split_index: concatenate the chunks' meta tables of one split into the negatives pool."""
 
 import pyarrow.parquet as pq
+
 from adata_hf_datasets.split_index import build_split_index
 from adata_hf_datasets.workflow_support import run_step, write_json
 

@@ -519,7 +519,7 @@ def _rank_rows(
 def _float32_is_exact(data: np.ndarray, values32: np.ndarray) -> bool:
     """Whether every value of ``data`` is exactly its float32 (then the key sort is exact)."""
     if data.dtype.kind == "f":
-        return True
+        return data.dtype.itemsize <= 4 or bool((values32 == data).all())
     if data.dtype.itemsize <= 2:
         return True
     # int64 -> float64 comparison is not exact above 2**53; use the magnitude instead.

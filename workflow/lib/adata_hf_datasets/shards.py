@@ -232,7 +232,8 @@ def materialise_dataset(
             "license": "",
         }
         (split_dir / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
-        (split_dir / "dataset_info.json").write_text(json.dumps(info, indent=2, sort_keys=True))
+        # no sort_keys: the order of "features" is the column order
+        (split_dir / "dataset_info.json").write_text(json.dumps(info, indent=2))
     (staging / "dataset_dict.json").write_text(json.dumps({"splits": list(splits)}))
     if out_dir.exists():
         shutil.rmtree(out_dir)

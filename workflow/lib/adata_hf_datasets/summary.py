@@ -71,6 +71,13 @@ def build_dataset_folder(
         },
         "total_rows": sum(rec["rows"] for rec in splits.values()),
         "input_warnings": {s: info.get("warnings", []) for s, info in inputs.items()},
+        # embeddings present in every chunk of every split
+        "embeddings": sorted(
+            set.intersection(*(set(info.get("obsm_keys") or []) for info in inputs.values()))
+        ),
+        "adata_file_format": "/".join(
+            sorted({f for info in inputs.values() for f in info.get("file_formats", [])})
+        ),
         "config": config,
         "generated_by": f"adata-hf-datasets {__version__}",
     }

@@ -269,7 +269,14 @@ def check_inputs(chunks: dict[str, list[tuple[str, Path, Path]]]) -> dict:
     problems: list[str] = []
     summary: dict = {}
     for split, entries in chunks.items():
-        split_summary = {"chunks": len(entries), "cells": 0, "missing_caption": 0, "warnings": []}
+        split_summary = {
+            "chunks": len(entries),
+            "cells": 0,
+            "missing_caption": 0,
+            "warnings": [],
+            "obsm_keys": None,
+            "file_formats": [],
+        }
         ids, owners = [], []
         for label, meta_path, report_path in entries:
             report = json.loads(Path(report_path).read_text())
@@ -277,6 +284,12 @@ def check_inputs(chunks: dict[str, list[tuple[str, Path, Path]]]) -> dict:
             split_summary["cells"] += report["n_obs"]
             split_summary["missing_caption"] += report.get("n_missing_caption", 0)
             split_summary["warnings"].extend(f"{label}: {w}" for w in report["warnings"])
+            keys = set(report["obsm_keys"])
+            common = split_summary["obsm_keys"]
+            split_summary["obsm_keys"] = sorted(keys if common is None else keys & set(common))
+            suffix = Path(report["path"]).suffix.lstrip(".")
+            if suffix not in split_summary["file_formats"]:
+                split_summary["file_formats"].append(suffix)
             if not report["problems"]:
                 chunk_ids = pq.read_table(meta_path, columns=["sample_idx"]).column(0)
                 ids.append(chunk_ids.to_numpy(zero_copy_only=False))

@@ -1,0 +1,23 @@
+# Hub push: one local job after the dataset is complete. The chosen repo id is recorded
+# outside Snakemake's outputs, so a rerun after a failed push continues in the same repo.
+if SETTINGS.push_to_hub:
+
+    rule push_to_hub:
+        input:
+            summary=f"{OUTPUT_PATH}/summary.json",
+            card=f"{OUTPUT_PATH}/README.md",
+        output:
+            f"results/hub/{NAME}/pushed.json",
+        log:
+            f"logs/push_to_hub/{NAME}.log",
+        localrule: True
+        conda:
+            "../../envs/adata-hf-datasets.yaml"
+        params:
+            card=card_settings(),
+            private=config["dataset_creation"]["private"],
+            new_version=config["dataset_creation"]["new_version"],
+            record=f"results/hub/{NAME}/repo_record.json",
+            work_dir=f"results/hub/{NAME}/staging",
+        script:
+            "../scripts/push_to_hub.py"
