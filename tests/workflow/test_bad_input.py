@@ -155,3 +155,18 @@ def test_config_errors_are_one_clear_message_before_any_job(project, creation, e
     assert not result.ok
     assert expected in result.error, result.error
     assert result.jobs == []
+
+
+def test_duplicate_ids_within_a_chunk_and_problems_of_several_chunks_together(project):
+    paths = project.write(two_split_layout())
+    adata = make_adata(ChunkRecipe(n_cells=120, id_prefix="tr1", seed=2))
+    adata.obs_names = ["dup"] * 3 + list(adata.obs_names[3:])
+    shutil.rmtree(paths["train"][1])
+    adata.write_zarr(paths["train"][1])
+    # a second, different problem in another chunk is reported in the same run
+    config = project.config(required_obsm_keys=["X_pca"], caption_key="caption")
+    va = make_adata(ChunkRecipe(n_cells=50, id_prefix="va0", seed=3, obsm={}))
+    shutil.rmtree(paths["val"][0])
+    va.write_zarr(paths["val"][0])
+    result = assert_fails_cleanly(project, config, "train/chunk_1.zarr", "'dup'", "not unique")
+    assert "val/chunk_0.zarr: missing required obsm key(s) ['X_pca']" in result.logs
