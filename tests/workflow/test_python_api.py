@@ -42,16 +42,26 @@ def test_api_equals_workflow(project, fmt, keys, k, resolve):
 
     for split, chunk_paths in paths.items():
         constructor = AnnDataSetConstructor(fmt, k, resolve, seed=7, split=split)
-        for path in chunk_paths:
-            adata = ad.read_zarr(path)
-            create_cell_sentences(
-                adata, gene_name_column="gene_name", annotation_column="cell_type", cs_length=12
-            )
+        # semantic_similar compares annotations over the whole split: compute the sentences on
+        # the split's cells together, then add each chunk as its own AnnData.
+        chunks = [ad.read_zarr(path) for path in chunk_paths]
+        whole = ad.concat(chunks, merge="same")
+        create_cell_sentences(
+            whole, gene_name_column="gene_name", annotation_column="cell_type", cs_length=12
+        )
+        start = 0
+        for path, chunk in zip(chunk_paths, chunks, strict=True):
+            part = whole[start : start + chunk.n_obs]
+            start += chunk.n_obs
             constructor.add_anndata(
-                adata, keys, caption_key="caption", batch_key="batch", adata_link=str(path)
+                part, keys, caption_key="caption", batch_key="batch", adata_link=str(path)
             )
         api = constructor.get_dataset()
         assert api.features == built[split].features
         ours, theirs = api.to_pandas(), built[split].to_pandas()
         differing = [c for c in ours.columns if not ours[c].equals(theirs[c])]
-        assert differing == [], f"{split}: {differing}\n{ours[differing].head(3)}\n{theirs[differing].head(3)}"
+        bad = (ours[differing] != theirs[differing]).any(axis=1)
+        assert differing == [], (
+            f"{split}: {differing}\n{ours.loc[bad, differing].head(3).to_dict('list')}\n"
+            f"{theirs.loc[bad, differing].head(3).to_dict('list')}"
+        )

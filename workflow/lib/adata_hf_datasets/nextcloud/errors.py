@@ -38,4 +38,3 @@ class NextcloudUnavailableError(NextcloudError):
 
 class NextcloudConfigError(NextcloudError, ValueError):
     """``nextcloud_config`` cannot be resolved (missing variable, literal password, bad URL)."""
-
