@@ -236,7 +236,16 @@ def test_missing_environment_variable_is_named(server, form):
     with pytest.raises(NextcloudConfigError) as info:
         resolve_settings(config, environ=env)
     message = str(info.value)
-    assert "NEXTCLOUD_PASSWORD" in message and "nextcloud_config.password" in message
+    assert "nextcloud_config.password" in message
+    if form == "ref":
+        assert "environment variable NEXTCLOUD_PASSWORD is not set" in message
+    else:
+        assert "names an environment variable that is not set" in message
+
+    # A password written by mistake as a bare upper-case word is never echoed.
+    with pytest.raises(NextcloudConfigError) as info:
+        resolve_settings({**config, "password": "HUNTER2SECRET"}, environ=env)
+    assert "HUNTER2SECRET" not in str(info.value)
 
     env = server.env()
     del env["NEXTCLOUD_URL"]

@@ -81,6 +81,13 @@ def _resolve_value(key: str, raw: Any, environ: Mapping[str, str]) -> tuple[str,
         return resolved, (names[0] if len(names) == 1 else None)
     if value and _BARE_VAR_NAME.fullmatch(value):
         if value not in environ:
+            if key == "password":
+                # A bare upper-case word may be a password written here by mistake: never echo it.
+                raise _config_error(
+                    "nextcloud_config.password names an environment variable that is not set "
+                    "(its name is not shown, in case the value is a password written there by "
+                    'mistake); set the variable, or write the reference as "${NEXTCLOUD_PASSWORD}"'
+                )
             raise _config_error(
                 f"environment variable {value} is not set (named by nextcloud_config.{key})"
             )
