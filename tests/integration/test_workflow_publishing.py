@@ -112,8 +112,17 @@ def test_links_point_at_each_chunk_and_reruns_upload_nothing(project, nextcloud,
     assert rerun.count("upload_chunk") == 0 and rerun.count("write_shard") == 3
     assert put_count(nextcloud) == puts_before
 
+    # force_reupload: every chunk goes up again, and each file keeps a single link
+    config["dataset_creation"]["force_reupload"] = True
+    forced = project.run(config)
+    assert forced.ok, forced.logs
+    assert forced.count("upload_chunk") == 3
+    assert put_count(nextcloud) > puts_before
+    counts = shares_per_path(tmp_path / "nc-root")
+    assert len(counts) == 3 and set(counts.values()) == {1}, counts
+
     assert files_containing(project.workdir, NC_PASSWORD) == []
-    assert NC_PASSWORD not in result.logs + rerun.logs
+    assert NC_PASSWORD not in result.logs + rerun.logs + forced.logs
 
 
 def test_server_failing_mid_run_then_back_continues_without_duplicate_links(
@@ -248,3 +257,20 @@ def test_push_without_token_says_how_to_log_in_and_uploads_nothing(project, hub,
     assert not result.ok
     assert "login" in result.logs.lower()
     assert requests.get(f"{hub.url}/_test/stats", timeout=10).json().get("repos_created", 0) == 0
+
+
+def test_card_template_error_fails_before_any_upload_naming_the_variable(project, hub, tmp_path):
+    project.write(two_split_layout())
+    template = tmp_path / "card.md.j2"
+    template.write_text("---\nlicense: mit\n---\n# {{ dataset_name }} from {{ lab_name }}\n")
+    config = project.config(push_to_hub=True, card_template=str(template))
+    result = project.run(config)
+    assert not result.ok
+    assert "lab_name" in result.logs and str(template) in result.logs
+    assert requests.get(f"{hub.url}/_test/stats", timeout=10).json().get("repos_created", 0) == 0
+
+    config["dataset_creation"]["metadata"] = {"lab_name": "the Theis lab"}
+    fixed = project.run(config)
+    assert fixed.ok, fixed.logs
+    card = (project.output_path(config) / "README.md").read_text()
+    assert "from the Theis lab" in card and "configs:" in card and "license: mit" in card
