@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
+import datasets
 import numpy as np
 import pytest
 
@@ -56,13 +58,18 @@ def test_duplicate_ids_across_chunks_name_both_chunks(project):
     )
 
 
-def test_nan_captions_error_mode(project):
+def write_train_chunk_1_with_missing_captions(project, missing):
+    """The default layout, with cells 3 and 7 of train/chunk_1 lacking a caption."""
     paths = project.write(two_split_layout())
     adata = make_adata(ChunkRecipe(n_cells=120, id_prefix="tr1", seed=2))
     adata.obs["caption"] = adata.obs["caption"].astype(object)
-    adata.obs.iloc[[3, 7], adata.obs.columns.get_loc("caption")] = np.nan
+    adata.obs.iloc[[3, 7], adata.obs.columns.get_loc("caption")] = missing
     shutil.rmtree(paths["train"][1])
     adata.write_zarr(paths["train"][1])
+
+
+def test_nan_captions_error_mode(project):
+    write_train_chunk_1_with_missing_captions(project, np.nan)
     assert_fails_cleanly(
         project,
         project.config(on_missing_caption="error"),
@@ -73,16 +80,7 @@ def test_nan_captions_error_mode(project):
 
 
 def test_nan_captions_are_dropped_and_counted_by_default(project):
-    import json
-
-    import datasets
-
-    paths = project.write(two_split_layout())
-    adata = make_adata(ChunkRecipe(n_cells=120, id_prefix="tr1", seed=2))
-    adata.obs["caption"] = adata.obs["caption"].astype(object)
-    adata.obs.iloc[[3, 7], adata.obs.columns.get_loc("caption")] = None
-    shutil.rmtree(paths["train"][1])
-    adata.write_zarr(paths["train"][1])
+    write_train_chunk_1_with_missing_captions(project, None)
     config = project.config(negatives_per_sample=4)
     result = project.run(config)
     assert result.ok, result.logs
