@@ -7,7 +7,7 @@ CORES ?= 2
 BIN := $(VENV)/bin
 EXAMPLE := data/hf_datasets/pbmc68k_reduced_multiplets_natural_language_annotation
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean install-slurm-profile
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,13 @@ lint: install
 
 clean:
 	rm -rf results logs benchmarks .snakemake data/hf_datasets
+
+SLURM_PROFILE_DIR ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake/slurm
+
+# Link profiles/slurm to where `snakemake --profile slurm` finds it (a link: git pull updates it).
+install-slurm-profile:
+	@if [ -e "$(SLURM_PROFILE_DIR)" ] && [ ! -L "$(SLURM_PROFILE_DIR)" ]; then \
+		echo "$(SLURM_PROFILE_DIR) exists and is not a link: move it away first" >&2; exit 1; fi
+	mkdir -p "$(dir $(SLURM_PROFILE_DIR))"
+	ln -sfn "$(CURDIR)/profiles/slurm" "$(SLURM_PROFILE_DIR)"
+	@echo "snakemake --profile slurm  now uses  $(CURDIR)/profiles/slurm"

@@ -205,36 +205,57 @@ def nextcloud_settings():
     }
 
 
-# Resources follow the work: a chunk's jobs scale with the chunk's size on disk, with a floor,
-# and ask for more memory on each retry (attempt 2, 3, ...).
-_SIZE_CACHE = {}
+# Resources follow the work. A job asks for a floor plus so much per GB of the inputs that
+# drive its work (a chunk's AnnData, the split's index, the chunk's sentences...), times the
+# attempt: when SLURM kills a job (memory, time limit) the retry asks for 2x, then 3x. An input
+# that does not exist yet shows as <TBD> in a dry run and is measured when the job is submitted.
+# To override them on one cluster: --set-resources cell_sentences:mem_mb=16000.
+_DIR_SIZES = {}
 
 
 def path_size_gb(path):
+    """Size in GB of a file, or of all files under a directory (a .zarr store)."""
     path = Path(path)
-    if path not in _SIZE_CACHE:
-        if path.is_dir():
+    if path.is_dir():
+        # an input chunk does not change during a run: walk each store once
+        if path not in _DIR_SIZES:
             size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        else:
-            size = path.stat().st_size if path.exists() else 0
-        _SIZE_CACHE[path] = size / 2**30
-    return _SIZE_CACHE[path]
+            _DIR_SIZES[path] = size / 2**30
+        return _DIR_SIZES[path]
+    # a missing input raises FileNotFoundError naming it: Snakemake makes the value <TBD>
+    return path.stat().st_size / 2**30
 
 
-def chunk_mem_mb(*, base, per_gb):
-    def mem_mb(wildcards, attempt):
-        return int((base + per_gb * path_size_gb(chunk_of(wildcards).path)) * attempt)
+def input_size_gb(input, name):
+    """Total size in GB of the named input (one file, a directory, or a list of them)."""
+    files = input.get(name, [])
+    if isinstance(files, str):
+        files = [files]
+    return sum(path_size_gb(f) for f in files)
+
+
+def _scaled(base, per_gb, input, attempt):
+    work = sum(weight * input_size_gb(input, name) for name, weight in per_gb.items())
+    return int(attempt * (base + work))
+
+
+def mem_mb_for(*, base, **per_gb):
+    """``mem_mb``: ``base`` MB plus, for each named input, ``per_gb[name]`` MB per GB of it;
+    times the attempt (1, 2, 3).
+    """
+
+    def mem_mb(wildcards, input, attempt):
+        return _scaled(base, per_gb, input, attempt)
 
     return mem_mb
 
 
-def chunk_runtime(*, base, per_gb):
-    def runtime(wildcards, attempt):
-        return int((base + per_gb * path_size_gb(chunk_of(wildcards).path)) * attempt)
+def runtime_for(*, base, **per_gb):
+    """``runtime`` in minutes: ``base`` plus ``per_gb[name]`` minutes per GB of each named
+    input; times the attempt.
+    """
+
+    def runtime(wildcards, input, attempt):
+        return _scaled(base, per_gb, input, attempt)
 
     return runtime
-
-
-def split_mem_mb(wildcards, attempt):
-    split_gb = sum(path_size_gb(c.path) for c in CHUNKS[wildcards.split])
-    return int((1000 + 100 * split_gb) * attempt)

@@ -11,7 +11,10 @@ rule write_shard:
     conda:
         "../../envs/adata-hf-datasets.yaml"
     resources:
-        mem_mb=split_mem_mb,
+        mem_mb=mem_mb_for(
+            base=2000, sentences=2000, index=8000, negatives=4000, meta=8000
+        ),
+        runtime=runtime_for(base=10, sentences=10, index=10),
     params:
         spec=format_spec(),
         link=get_adata_link,

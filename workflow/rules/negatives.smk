@@ -11,7 +11,8 @@ rule sample_negatives:
     conda:
         "../../envs/adata-hf-datasets.yaml"
     resources:
-        mem_mb=split_mem_mb,
+        mem_mb=mem_mb_for(base=1000, index=8000),
+        runtime=runtime_for(base=10, index=10),
     params:
         k=SETTINGS.negatives_per_sample,
         seed=SETTINGS.seed,

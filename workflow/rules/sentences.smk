@@ -10,8 +10,8 @@ rule cell_sentences:
     conda:
         "../../envs/adata-hf-datasets.yaml"
     resources:
-        mem_mb=chunk_mem_mb(base=1000, per_gb=300),
-        runtime=chunk_runtime(base=10, per_gb=10),
+        mem_mb=mem_mb_for(base=2000, chunk=1000),
+        runtime=runtime_for(base=10, chunk=10),
     params:
         spec=sentence_spec(),
     script:

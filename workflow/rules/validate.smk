@@ -9,8 +9,8 @@ rule validate_chunk:
     conda:
         "../../envs/adata-hf-datasets.yaml"
     resources:
-        mem_mb=chunk_mem_mb(base=500, per_gb=400),
-        runtime=chunk_runtime(base=10, per_gb=2),
+        mem_mb=mem_mb_for(base=1000, chunk=200),
+        runtime=runtime_for(base=10, chunk=2),
     params:
         spec=inspection_spec(),
     script:
@@ -24,6 +24,7 @@ rule check_inputs:
         f"results/validate/{NAME}/inputs_ok.json",
     log:
         f"logs/check_inputs/{NAME}.log",
+    retries: 0
     localrule: True
     conda:
         "../../envs/adata-hf-datasets.yaml"
@@ -47,7 +48,8 @@ rule split_index:
     conda:
         "../../envs/adata-hf-datasets.yaml"
     resources:
-        mem_mb=split_mem_mb,
+        mem_mb=mem_mb_for(base=1000, metas=8000),
+        runtime=runtime_for(base=10, metas=10),
     params:
         chunks=lambda wildcards: [c.name for c in CHUNKS[wildcards.split]],
         needs_captions=SETTINGS.uses_captions,

@@ -7,26 +7,51 @@ follows the chunk's obs plus one row block, never the matrix.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+# pandas and scipy are imported where needed: a job that only reads a sentence file or the
+# split index (negatives, shards) does not pay for them at start-up.
 
 
 class ChunkReadError(OSError):
     """The chunk cannot be opened or an element of it cannot be read."""
 
 
+def _is_plain_string_array(element: Any) -> bool:
+    attrs = element.attrs
+    return (
+        attrs.get("encoding-type") == "string-array"
+        and hasattr(element, "shape")
+        and len(element.shape) == 1
+    )
+
+
 def as_text(values: Any) -> np.ndarray:
     """Values as an object array of ``str``; missing values become ``None``."""
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        if values.dtype.kind == "U":
+            return values.astype(object)
+        if values.dtype == object and all(type(v) is str for v in values):
+            return values  # already text: no pandas needed
+    import pandas as pd
+
+    if isinstance(values, pd.Categorical) and len(values.categories) < len(values):
+        # Convert the categories once and spread them by code (code -1: missing).
+        categories = np.append(as_text(np.asarray(values.categories, dtype=object)), None)
+        return categories[values.codes]
     series = pd.Series(values, copy=False)
     out = series.astype(object).to_numpy()
     missing = pd.isna(series).to_numpy()
     if missing.any():
         out = out.copy()
         out[missing] = None
+    if pd.api.types.infer_dtype(out, skipna=True) in ("string", "empty"):
+        return out  # already str or None (checked in C, no Python loop)
     return np.array([v if v is None or isinstance(v, str) else str(v) for v in out], dtype=object)
 
 
@@ -74,10 +99,15 @@ class ChunkReader:
         self.close()
 
     def _read(self, key: str) -> Any:
-        from anndata.io import read_elem
-
         try:
-            return read_elem(self.root[key])
+            element = self.root[key]
+            if self._file is None and _is_plain_string_array(element):
+                # A zarr string array (obs names, text columns): read as is, which spares a
+                # job that needs nothing else (ids only) the import of anndata and pandas.
+                return np.asarray(element[...], dtype=object)
+            from anndata.io import read_elem
+
+            return read_elem(element)
         except Exception as error:
             raise ChunkReadError(
                 f"{self.path}: element '{key}' cannot be read ({type(error).__name__}: {error})"
@@ -110,6 +140,8 @@ class ChunkReader:
         return self._group_keys("obsm")
 
     def obsm(self, key: str) -> np.ndarray:
+        import pandas as pd
+
         value = self._read(f"obsm/{key}")
         if isinstance(value, pd.DataFrame):
             value = value.to_numpy()
@@ -151,17 +183,33 @@ class ChunkReader:
             return tuple(int(x) for x in element.attrs["shape"])
         return tuple(int(x) for x in element.shape)
 
-    def row_blocks(self, matrix: str, *, block_size: int) -> Iterator[tuple[int, int, Any]]:
-        """Yield ``(start, stop, block)``: a scipy CSR matrix or a dense array per row block."""
+    def row_blocks(
+        self, matrix: str, *, block_size: int, reuse_buffers: bool = False
+    ) -> Iterator[tuple[int, int, Any]]:
+        """Yield ``(start, stop, block)``: a scipy CSR matrix or a dense array per row block.
+
+        A CSR matrix in a local zarr v2 store (what anndata writes by default) is decoded
+        directly from its chunk files; everything else goes through anndata's sparse dataset.
+        Both give the same blocks; each block owns its arrays, unless ``reuse_buffers``: then
+        the direct path decodes every block into the same two buffers (a block is valid until
+        the next one is read), which spares the process a fresh, page-faulted allocation of
+        the block's size per block.
+        """
         from anndata.io import sparse_dataset
 
         key = self.matrix_key(matrix)
         element = self.root[key]
         encoding = element.attrs.get("encoding-type", "array")
-        source: Any = (
-            sparse_dataset(element) if encoding in ("csr_matrix", "csc_matrix") else element
-        )
         n_rows = self.matrix_shape(matrix)[0]
+        direct = _DirectCSR.open(element) if encoding == "csr_matrix" else None
+        if direct is not None:
+            direct.reuse_buffers = reuse_buffers
+        if direct is not None:
+            source: Any = direct
+        else:
+            source = (
+                sparse_dataset(element) if encoding in ("csr_matrix", "csc_matrix") else element
+            )
         for start in range(0, n_rows, block_size):
             stop = min(start + block_size, n_rows)
             try:
@@ -174,3 +222,123 @@ class ChunkReader:
             if hasattr(block, "tocsr"):
                 block = block.tocsr()
             yield start, stop, block
+            del block  # not held while the next block is read
+
+
+class _DirectArray:
+    """A 1-D zarr v2 array on local disk, read by decoding its chunk files with numcodecs.
+
+    Measured on a 50,000 x 20,000 CSR chunk (100 M nonzeros): about twice as fast as the
+    zarr/anndata path, on less CPU (no event loop, no thread hand-offs, one copy less).
+    """
+
+    def __init__(self, directory: Path, meta: Any) -> None:
+        self.directory = directory
+        self.length = int(meta.shape[0])
+        self.chunk = int(meta.chunks[0])
+        self.dtype = np.dtype(meta.dtype.to_native_dtype())
+        self.compressor = meta.compressor
+        self.fill_value = meta.fill_value
+        self._cached: tuple[int, np.ndarray] | None = None  # the last decoded chunk
+
+    @classmethod
+    def open(cls, array: Any) -> _DirectArray | None:
+        """The direct reader of ``array``, or None when it is not a plain local zarr v2 array."""
+        try:
+            from zarr.storage import LocalStore
+
+            meta = array.metadata
+            store = array.store_path.store
+            if (
+                meta.zarr_format != 2
+                or len(meta.shape) != 1
+                or meta.filters
+                or not isinstance(store, LocalStore)
+            ):
+                return None
+            reader = cls(Path(store.root) / array.store_path.path, meta)
+        except Exception:  # any surprise in the metadata: the generic path reads it
+            return None
+        if reader.dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):
+            return None
+        return reader
+
+    def _decode(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Chunk ``index`` as a full-length array (into ``out`` when given)."""
+        path = self.directory / str(index)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:  # chunks equal to the fill value are not written
+            target = np.empty(self.chunk, self.dtype) if out is None else out
+            target[...] = self.fill_value
+            return target
+        target = np.empty(self.chunk, self.dtype) if out is None else out
+        if self.compressor is None:
+            target[...] = np.frombuffer(raw, dtype=self.dtype, count=self.chunk)
+        else:
+            self.compressor.decode(raw, out=target)
+        return target
+
+    def read(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Elements ``[lo, hi)`` as a new array (or in the first ``hi - lo`` of ``out``)."""
+        out = np.empty(hi - lo, dtype=self.dtype) if out is None else out[: hi - lo]
+        if hi <= lo:
+            return out
+        chunk = self.chunk
+        for index in range(lo // chunk, (hi - 1) // chunk + 1):
+            first = index * chunk
+            a, b = max(lo, first), min(hi, first + chunk)
+            if a == first and b == first + chunk:
+                self._decode(index, out=out[a - lo : b - lo])  # straight into the result
+                continue
+            if self._cached is None or self._cached[0] != index:
+                self._cached = (index, self._decode(index))  # shared with the next block
+            out[a - lo : b - lo] = self._cached[1][a - first : b - first]
+        return out
+
+
+class _DirectCSR:
+    """Row slices of a CSR matrix stored as three plain zarr v2 arrays on local disk."""
+
+    def __init__(self, shape: tuple[int, int], data, indices, indptr: np.ndarray) -> None:
+        self.shape = shape
+        self.data = data
+        self.indices = indices
+        self.indptr = indptr
+        self.reuse_buffers = False
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def _buffer(self, name: str, dtype: np.dtype, size: int) -> np.ndarray | None:
+        if not self.reuse_buffers:
+            return None
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape[0] < size:
+            buffer = self._buffers[name] = np.empty(size, dtype=dtype)
+        return buffer
+
+    @classmethod
+    def open(cls, group: Any) -> _DirectCSR | None:
+        try:
+            parts = {name: _DirectArray.open(group[name]) for name in ("data", "indices")}
+            if any(part is None for part in parts.values()):
+                return None
+            indptr = np.asarray(group["indptr"][...], dtype=np.int64)
+            shape = tuple(int(x) for x in group.attrs["shape"])
+        except Exception:
+            return None
+        if indptr.shape[0] != shape[0] + 1:
+            return None
+        return cls(shape, parts["data"], parts["indices"], indptr)
+
+    def __getitem__(self, rows: slice):
+        import scipy.sparse as sp
+
+        start, stop, _ = rows.indices(self.shape[0])
+        lo, hi = int(self.indptr[start]), int(self.indptr[stop])
+        data = self.data.read(lo, hi, self._buffer("data", self.data.dtype, hi - lo))
+        indices = self.indices.read(lo, hi, self._buffer("indices", self.indices.dtype, hi - lo))
+        # One index dtype for indices and indptr, so scipy does not copy either.
+        index_dtype = np.int32 if max(hi - lo, self.shape[1]) < 2**31 - 1 else np.int64
+        indices = indices.astype(index_dtype, copy=False)
+        indptr = (self.indptr[start : stop + 1] - lo).astype(index_dtype)
+        return sp.csr_matrix((data, indices, indptr), shape=(stop - start, self.shape[1]))

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .negatives import FallbackCounts, NegativePool, chunk_rng, sample_negatives
-from .split_index import read_pool
+from .split_index import read_pool_table
 
 
 def chunk_negatives(
@@ -21,19 +22,23 @@ def chunk_negatives(
     The random stream comes from (seed, split, chunk) only, so the result does not depend on
     how many jobs run or in which order.
     """
-    pool = read_pool(index_path, ["chunk", "row", "batch_code", "caption_code"])
-    mine = pool["chunk"] == chunk
+    pool = read_pool_table(index_path, ["chunk", "row", "batch_code", "caption_code"])
+    mine = pc.equal(pool.column("chunk"), chunk).to_numpy(zero_copy_only=False)
     anchors = np.flatnonzero(mine).astype(np.int64)
     negatives, counts = sample_negatives(
-        NegativePool(pool["batch_code"], pool["caption_code"]),
+        NegativePool(_numpy(pool, "batch_code"), _numpy(pool, "caption_code")),
         anchors,
         k=k,
         rng=chunk_rng(seed, split, chunk),
     )
-    columns = {"row": pa.array(pool["row"][mine].astype(np.int32))}
+    columns = {"row": pa.array(_numpy(pool, "row")[mine].astype(np.int32))}
     for j in range(k):
         columns[f"negative_{j + 1}"] = pa.array(negatives[:, j].astype(np.int64))
     return pa.table(columns), counts
+
+
+def _numpy(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).combine_chunks().to_numpy()
 
 
 def write_negatives(table: pa.Table, path: Path) -> None:

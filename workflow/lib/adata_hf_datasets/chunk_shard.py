@@ -9,15 +9,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .chunk_negatives import read_negatives
-from .chunk_sentences import read_sentences
+from .chunk_sentences import SentenceFile, stream_sentences
 from .shards import FormatSpec, ShardInputs, shard_batches, write_shard
-from .split_index import read_pool
+from .split_index import read_pool_table
 
 
 class SentenceResolver:
     """Cell sentence (first sentence key) of any pool position, read from the chunks' files.
 
-    Files are memory-mapped and opened on first use, so only the rows taken are read.
+    Files are memory-mapped and opened on first use; only the rows taken are spelled out.
     """
 
     def __init__(
@@ -26,12 +26,12 @@ class SentenceResolver:
         self.pool_chunk = pool_chunk
         self.pool_row = pool_row
         self.files = files
-        self._columns: dict[str, pa.Array] = {}
+        self._open: dict[str, SentenceFile] = {}
 
-    def _column(self, chunk: str) -> pa.Array:
-        if chunk not in self._columns:
-            self._columns[chunk] = read_sentences(self.files[chunk]).column(0).combine_chunks()
-        return self._columns[chunk]
+    def _file(self, chunk: str) -> SentenceFile:
+        if chunk not in self._open:
+            self._open[chunk] = SentenceFile(self.files[chunk], memory_map=True)
+        return self._open[chunk]
 
     def __call__(self, positions: np.ndarray) -> pa.Array:
         chunks = self.pool_chunk[positions]
@@ -39,7 +39,7 @@ class SentenceResolver:
         pieces, order = [], []
         for chunk in sorted(set(chunks)):
             where = np.flatnonzero(chunks == chunk)
-            pieces.append(self._column(chunk).take(pa.array(rows[where], pa.int64())))
+            pieces.append(self._file(chunk).take(rows[where]).cast(pa.string()))
             order.append(where)
         if not pieces:
             return pa.array([], pa.string())
@@ -62,7 +62,7 @@ def build_chunk_shard(
     shard_path: Path,
 ) -> dict:
     """Write the chunk's shard; return its stats (rows, sha256, skipped pair rows)."""
-    sentences = read_sentences(sentences_path)
+    sentences = stream_sentences(sentences_path)
     meta = pq.read_table(meta_path, columns=["sample_idx", "caption"])
     stats: dict = {"chunk": chunk}
     if spec.dataset_format == "single":
@@ -75,10 +75,17 @@ def build_chunk_shard(
         )
     else:
         rows, negatives = read_negatives(negatives_path, spec.negatives_per_sample)
-        pool = read_pool(index_path, ["sample_idx", "caption", "chunk", "row"])
+        columns = ["sample_idx", "caption"]
+        if spec.resolve_negatives:
+            columns += ["chunk", "row"]
+        pool = read_pool_table(index_path, columns)
         resolver = None
         if spec.resolve_negatives:
-            resolver = SentenceResolver(pool["chunk"], pool["row"], split_sentence_files or {})
+            resolver = SentenceResolver(
+                pool.column("chunk").combine_chunks().to_numpy(zero_copy_only=False),
+                pool.column("row").combine_chunks().to_numpy(),
+                split_sentence_files or {},
+            )
         inputs = ShardInputs(
             sentences=sentences,
             sample_idx=meta.column("sample_idx").combine_chunks(),
@@ -86,8 +93,8 @@ def build_chunk_shard(
             anchor_rows=rows.astype(np.int64),
             link=link,
             negatives=negatives,
-            pool_ids=pa.array(pool["sample_idx"], pa.string()),
-            pool_captions=pa.array(pool["caption"], pa.string()),
+            pool_ids=pool.column("sample_idx").combine_chunks().cast(pa.string()),
+            pool_captions=pool.column("caption").combine_chunks().cast(pa.string()),
             resolve_sentence=resolver,
         )
         stats["dropped_missing_caption"] = int(meta.num_rows - len(rows))

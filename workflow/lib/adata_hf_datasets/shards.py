@@ -73,14 +73,15 @@ def _take(array: pa.Array | pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
 class ShardInputs:
     """Everything one chunk's shard is made of.
 
-    ``sentences``: the chunk's sentence columns (all rows, chunk order); ``sample_idx`` and
-    ``captions``: the chunk's ids and captions (all rows); ``anchor_rows``: chunk rows that
-    become samples; ``negatives``: pool positions, one row per anchor; ``pool_ids`` and
-    ``pool_captions``: per pool position; ``resolve_sentence``: maps pool positions to the
-    sentence text (for resolved sentence negatives).
+    ``sentences``: the chunk's sentence columns (all rows, chunk order), as a table or as a
+    stream of record batches (read once, in order: memory then follows one batch);
+    ``sample_idx`` and ``captions``: the chunk's ids and captions (all rows); ``anchor_rows``:
+    chunk rows that become samples; ``negatives``: pool positions, one row per anchor;
+    ``pool_ids`` and ``pool_captions``: per pool position; ``resolve_sentence``: maps pool
+    positions to the sentence text (for resolved sentence negatives).
     """
 
-    sentences: pa.Table
+    sentences: pa.Table | pa.RecordBatchReader
     sample_idx: pa.Array
     captions: pa.Array | None
     anchor_rows: np.ndarray
@@ -91,20 +92,68 @@ class ShardInputs:
     resolve_sentence: Callable[[np.ndarray], pa.Array] | None = None
 
 
+def _anchor_groups(
+    inputs: ShardInputs, n_sentences: int
+) -> Iterator[tuple[int, np.ndarray, list[pa.Array]]]:
+    """``(first anchor, chunk rows, sentence columns)`` per output batch, in anchor order.
+
+    With ascending anchor rows (the workflow's case) the sentences are walked batch by batch
+    and a run of consecutive rows is a zero-copy slice of the sentence batch: the text is
+    neither copied nor held beyond its batch. Other orders fall back to ``take`` on the
+    whole table.
+    """
+    rows_all = np.asarray(inputs.anchor_rows, dtype=np.int64)
+    n_anchor = rows_all.shape[0]
+    if n_anchor > 1 and not bool((rows_all[1:] > rows_all[:-1]).all()):
+        table = inputs.sentences
+        if not isinstance(table, pa.Table):
+            table = table.read_all()
+        for start in range(0, n_anchor, SHARD_BATCH_ROWS):
+            rows = rows_all[start : start + SHARD_BATCH_ROWS]
+            yield start, rows, [_take(table.column(i), rows) for i in range(n_sentences)]
+        return
+    sentences = inputs.sentences
+    batches = iter(sentences.to_batches() if isinstance(sentences, pa.Table) else sentences)
+    first_row = 0
+    done = 0
+    while done < n_anchor:
+        batch = next(batches, None)  # the previous batch is released before this read
+        if batch is None:
+            break
+        end_row = first_row + batch.num_rows
+        stop = int(np.searchsorted(rows_all, end_row, side="left"))
+        while done < stop:
+            rows = rows_all[done : min(stop, done + SHARD_BATCH_ROWS)]
+            local = rows - first_row
+            if int(local[-1] - local[0]) + 1 == local.shape[0]:
+                columns = [
+                    batch.column(i).slice(int(local[0]), local.shape[0]) for i in range(n_sentences)
+                ]
+            else:
+                columns = [_take(batch.column(i), local) for i in range(n_sentences)]
+            yield done, rows, columns
+            done += rows.shape[0]
+            del columns
+        first_row = end_row
+        del batch
+    if done < n_anchor:
+        raise ValueError(
+            f"anchor row {int(rows_all[done])} is beyond the {first_row} rows of the sentences; "
+            "the sentence file does not belong to this chunk (rerun its cell_sentences job)"
+        )
+
+
 def shard_batches(spec: FormatSpec, inputs: ShardInputs, stats: dict) -> Iterator[pa.RecordBatch]:
-    """Record batches of the shard, in anchor order, ``SHARD_BATCH_ROWS`` anchors at a time."""
+    """Record batches of the shard, in anchor order, at most ``SHARD_BATCH_ROWS`` anchors each."""
     schema = spec.schema()
-    n_anchor = len(inputs.anchor_rows)
     stats.setdefault("rows", 0)
     stats.setdefault("pairs_negative_rows_skipped", 0)
-    for start in range(0, n_anchor, SHARD_BATCH_ROWS):
-        rows = inputs.anchor_rows[start : start + SHARD_BATCH_ROWS]
-        sentence_cols = [_take(inputs.sentences.column(i), rows) for i in range(spec.n_sentences)]
+    for start, rows, sentence_cols in _anchor_groups(inputs, spec.n_sentences):
         ids = _take(inputs.sample_idx, rows)
         if spec.dataset_format == "single":
             columns = [ids, *sentence_cols]
         elif spec.dataset_format == "multiplets":
-            negatives = inputs.negatives[start : start + SHARD_BATCH_ROWS]
+            negatives = inputs.negatives[start : start + len(rows)]
             columns = [ids, *sentence_cols, _take(inputs.captions, rows)]
             for j in range(spec.negatives_per_sample):
                 columns.append(_take(inputs.pool_ids, negatives[:, j]))
@@ -120,8 +169,10 @@ def shard_batches(spec: FormatSpec, inputs: ShardInputs, stats: dict) -> Iterato
         n_rows = len(columns[0])
         columns.append(pa.array([inputs.link] * n_rows, pa.string()))
         batch = pa.record_batch(columns, schema=schema)
+        del columns, sentence_cols
         stats["rows"] += batch.num_rows
         yield batch
+        del batch
 
 
 def _pairs_columns(spec, inputs, start, rows, ids, sentence_cols):
@@ -157,23 +208,53 @@ def _pairs_columns(spec, inputs, start, rows, ids, sentence_cols):
     return columns, skipped
 
 
+_HASH_SLICE = 1 << 20
+
+
+class _HashingSink:
+    """A binary file that hashes what is written to it (no second read of the shard)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.sha = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        # Hash and write slice by slice: each slice is still in cache when it is copied out.
+        for start in range(0, len(view), _HASH_SLICE):
+            piece = view[start : start + _HASH_SLICE]
+            self.sha.update(piece)
+            self._file.write(piece)
+        return len(view)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+            self.closed = True
+
+
 def write_shard(path: Path, spec: FormatSpec, batches: Iterator[pa.RecordBatch]) -> str:
-    """Write an Arrow IPC stream shard and return its sha256."""
+    """Write an Arrow IPC stream shard and return its sha256 (computed while writing)."""
     tmp = Path(f"{path}.partial")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, spec.schema()) as writer:
-        for batch in batches:
-            writer.write_batch(batch)
-    digest = _sha256(tmp)
+    sink = _HashingSink(tmp)
+    try:
+        with (
+            pa.PythonFile(sink, mode="w") as stream,
+            pa.ipc.new_stream(stream, spec.schema()) as writer,
+        ):
+            for batch in batches:
+                writer.write_batch(batch)
+    finally:
+        sink.close()
     os.replace(tmp, path)  # a killed job never leaves a shard that looks complete
-    return digest
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(8 * 2**20), b""):
-            sha.update(block)
-    return sha.hexdigest()
+    return sink.sha.hexdigest()
 
 
 def _link_or_copy(source: Path, target: Path) -> bool:

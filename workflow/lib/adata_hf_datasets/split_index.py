@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas is imported where the index is built, not by every job reading it
+    import pandas as pd
 
 INDEX_COLUMNS = (
     "sample_idx",
@@ -28,6 +32,8 @@ INDEX_COLUMNS = (
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
     """Integer codes in sorted order of the values, so they do not depend on chunk order."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int32), len(uniques)
 
@@ -38,6 +44,8 @@ def index_frame(frames: list[pd.DataFrame], *, needs_captions: bool) -> pd.DataF
     Cells without a caption are left out of the pool (``pool_pos`` -1) in caption formats.
     Codes follow the sorted values, so they do not depend on chunk order.
     """
+    import pandas as pd
+
     frame = pd.concat(frames, ignore_index=True)
     in_pool = frame["caption"].notna().to_numpy() if needs_captions else np.ones(len(frame), bool)
     pool_pos = np.full(len(frame), -1, dtype=np.int64)
@@ -112,6 +120,21 @@ def read_pool(index_path: Path, columns: list[str]) -> dict[str, np.ndarray]:
 
     Pool positions follow index order, so the pool is the index filtered to ``pool_pos >= 0``.
     """
+    table = read_pool_table(index_path, columns)
+    return {
+        name: table.column(name).combine_chunks().to_numpy(zero_copy_only=False) for name in columns
+    }
+
+
+def read_pool_table(index_path: Path, columns: list[str]) -> pa.Table:
+    """:func:`read_pool` as an Arrow table: text stays Arrow (no Python object per cell).
+
+    Every negatives and shard job of a split reads the split's index; at a million cells,
+    converting its text columns to Python strings costs more than reading them.
+    """
     table = pq.read_table(index_path, columns=[*columns, "pool_pos"])
-    keep = table.column("pool_pos").to_numpy() >= 0
-    return {name: table.column(name).to_numpy(zero_copy_only=False)[keep] for name in columns}
+    pool_pos = table.column("pool_pos")
+    lowest = pc.min(pool_pos).as_py()
+    if lowest is not None and lowest < 0:
+        table = table.filter(pc.greater_equal(pool_pos, 0))
+    return table.select(columns).combine_chunks()
