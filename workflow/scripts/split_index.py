@@ -2,6 +2,7 @@
 
 import pyarrow.parquet as pq
 
+from adata_hf_datasets._files import atomic_path
 from adata_hf_datasets.split_index import build_split_index
 from adata_hf_datasets.workflow_support import run_step, write_json
 
@@ -13,7 +14,8 @@ def main(smk, log):
         needs_captions=smk.params.needs_captions,
         needs_similarity=smk.params.needs_similarity,
     )
-    pq.write_table(table, smk.output.index)
+    with atomic_path(smk.output.index) as tmp:
+        pq.write_table(table, tmp)
     write_json(smk.output.info, info)
     log.info(
         "split %s: %d cells, %d in the pool, %d dropped (missing caption), %d captions, %d batches",

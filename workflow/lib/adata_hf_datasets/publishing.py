@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ._files import atomic_path
 from .card import card_variables, default_template_path, read_local_dataset, render_card
 from .hub import repo_base_name
 
@@ -78,5 +79,6 @@ def write_local_card(dataset_dir: Path, card: dict[str, Any]) -> Path:
         split_bytes=local.split_bytes,
     )
     out = Path(dataset_dir) / CARD_FILE
-    out.write_text(text, encoding="utf-8")
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return out

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from . import __version__
+from ._files import atomic_path
 from .shards import FormatSpec, materialise_dataset
 
 
@@ -81,7 +82,6 @@ def build_dataset_folder(
         "config": config,
         "generated_by": f"adata-hf-datasets {__version__}",
     }
-    (Path(out_dir) / "summary.json").write_text(
-        json.dumps(summary, indent=2, sort_keys=True, default=str)
-    )
+    with atomic_path(Path(out_dir) / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
     return summary

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._files import atomic_path
 from .anndata_io import ChunkReader, ChunkReadError
 
 MAX_EXAMPLES = 5
@@ -249,8 +250,10 @@ def annotation_sums(embedding: np.ndarray, annotations: np.ndarray) -> dict:
 
 
 def write_inspection(meta: pa.Table, report: dict, *, meta_path: Path, report_path: Path) -> None:
-    pq.write_table(meta, meta_path)
-    Path(report_path).write_text(json.dumps(report, indent=1))
+    with atomic_path(meta_path) as tmp:
+        pq.write_table(meta, tmp)
+    with atomic_path(report_path) as tmp:
+        tmp.write_text(json.dumps(report, indent=1))
 
 
 def check_inputs(chunks: dict[str, list[tuple[str, Path, Path]]]) -> dict:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._files import atomic_path
+
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, OSError, KeyError)
 """Errors that describe bad input or configuration: shown as one message, no traceback noise."""
 
@@ -50,10 +52,8 @@ def run_step(snakemake: Any, step: Callable[[Any, logging.Logger], None]) -> Non
 
 def write_json(path: str | Path, payload: Any) -> None:
     """Write JSON atomically (a killed job leaves no half-written file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
 def read_json(path: str | Path) -> Any:
