@@ -24,6 +24,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks (~15 minutes on 2 cores); BENCH_ARGS="--smoke" for a one-minute check.
+bench: install
+	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/snakemake --lint --configfile config/example.yaml
 	$(BIN)/snakefmt --check Snakefile workflow/rules
