@@ -472,7 +472,7 @@ def test_nested_remote_dir_created_level_by_level(server, chunks, work):
 
 
 def test_wrong_password_is_a_clear_error_without_the_password(server, chunks, work, caplog):
-    settings = settings_for(server, NEXTCLOUD_PASSWORD=WRONG_PASSWORD)
+    settings = settings_for(server, **{"NEXTCLOUD_PASSWORD": WRONG_PASSWORD})
     with pytest.raises(NextcloudError) as info:
         upload(chunks["zarr"], settings, work, "wrong/train")
     message = str(info.value)

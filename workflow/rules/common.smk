@@ -3,6 +3,8 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config
+from snakemake.common.configfile import load_configfile
 
 # The package lives in workflow/lib. Snakemake appends this process's sys.path to every
 # script job's sys.path, so the scripts import it whether or not it is pip-installed
@@ -14,14 +16,18 @@ if LIB_DIR not in sys.path:
 from adata_hf_datasets.config import ConfigError, validate_config
 from adata_hf_datasets.discovery import DiscoveryError, discover_chunks
 
+SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
-    SETTINGS = validate_config(
-        config,
-        schema_path=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
-    )
+    SETTINGS = validate_config(config, schema_path=SCHEMA)
     CHUNKS = discover_chunks(SETTINGS.data_dir)
 except (ConfigError, DiscoveryError) as error:
-    raise WorkflowError(str(error)) from None
+    if "--lint" not in sys.argv:
+        raise WorkflowError(str(error)) from None
+    # `snakemake --lint` without a dataset config: lint the rules with the bundled example.
+    update_config(config, load_configfile(Path(workflow.basedir) / "config/example.yaml"))
+    config["base_file_path"] = str(Path(workflow.basedir) / config["base_file_path"])
+    SETTINGS = validate_config(config, schema_path=SCHEMA)
+    CHUNKS = discover_chunks(SETTINGS.data_dir)
 
 for note in SETTINGS.notes:
     print(f"adata-hf-datasets: {note}", file=sys.stderr)
