@@ -24,7 +24,9 @@ except (ConfigError, DiscoveryError) as error:
     if "--lint" not in sys.argv:
         raise WorkflowError(str(error)) from None
     # `snakemake --lint` without a dataset config: lint the rules with the bundled example.
-    update_config(config, load_configfile(Path(workflow.basedir) / "config/example.yaml"))
+    update_config(
+        config, load_configfile(Path(workflow.basedir) / "config/example.yaml")
+    )
     config["base_file_path"] = str(Path(workflow.basedir) / config["base_file_path"])
     SETTINGS = validate_config(config, schema_path=SCHEMA)
     CHUNKS = discover_chunks(SETTINGS.data_dir)
