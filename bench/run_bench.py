@@ -1136,8 +1136,9 @@ def parse_args(argv=None):
     parser.add_argument("--smoke", action="store_true", help="everything tiny, in seconds")
     parser.add_argument(
         "--suites",
+        nargs="+",
         default=None,
-        help="comma-separated: hot, baseline, memory, e2e, scaling (default: all; "
+        help="any of hot, baseline, memory, e2e, scaling, by spaces or commas (default: all; "
         "with --smoke all but scaling)",
     )
     data = parser.add_argument_group("synthetic data")
@@ -1159,7 +1160,8 @@ def parse_args(argv=None):
     work = parser.add_argument_group("workload")
     work.add_argument(
         "--workloads",
-        default="A,B,B-unique",
+        nargs="+",
+        default=["A,B,B-unique"],
         help="workloads of the hot and baseline suites (default: A,B,B-unique)",
     )
     work.add_argument("--cs-length", type=int, default=4096)
@@ -1190,7 +1192,9 @@ def parse_args(argv=None):
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.suites is None:
-        args.suites = "hot,baseline,memory,e2e" if args.smoke else "hot,baseline,memory,e2e,scaling"
+        args.suites = [
+            "hot,baseline,memory,e2e" if args.smoke else "hot,baseline,memory,e2e,scaling"
+        ]
     if args.smoke:
         args.cells, args.genes, args.nnz, args.cs_length = 2_000, 500, 60, 64
         args.memory_cells = "2000"
@@ -1201,10 +1205,10 @@ def parse_args(argv=None):
         args.row_block_size = 500
     args.memory_cells = [int(x) for x in str(args.memory_cells).split(",") if x]
     args.smk_args = tuple(shlex.split(args.smk_args))
-    args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    args.workloads = [w.strip() for item in args.workloads for w in item.split(",") if w.strip()]
     if set(args.workloads) - set(WORKLOADS):
         parser.error(f"--workloads: choose among {sorted(WORKLOADS)}")
-    args.suites = [s.strip() for s in args.suites.split(",") if s.strip()]
+    args.suites = [s.strip() for item in args.suites for s in item.split(",") if s.strip()]
     unknown = set(args.suites) - {"hot", "baseline", "memory", "e2e", "scaling"}
     if unknown:
         parser.error(f"unknown suite(s): {sorted(unknown)}")
