@@ -430,6 +430,21 @@ def test_chunks_give_the_same_result_in_any_order() -> None:
     assert not np.array_equal(forward["chunk_0"], forward["chunk_1"])
 
 
+@pytest.mark.parametrize("block", [1, 7, 512])
+def test_anchor_block_size_never_changes_a_result(monkeypatch, block: int) -> None:
+    # Anchors are sampled in cache-sized blocks; a block boundary must be invisible.
+    import adata_hf_datasets.negatives as negatives_module
+
+    batch, caption = medium_split()
+    anchors = np.random.default_rng(3).integers(0, batch.size, 1500)
+    pool = NegativePool(batch, caption)
+    whole = sample_negatives(pool, anchors, k=5, rng=chunk_rng(9, "train", "c"))
+    monkeypatch.setattr(negatives_module, "_ANCHOR_BLOCK", block)
+    blocked = sample_negatives(pool, anchors, k=5, rng=chunk_rng(9, "train", "c"))
+    np.testing.assert_array_equal(blocked[0], whole[0])
+    assert blocked[1] == whole[1]
+
+
 def test_code_values_do_not_matter_only_their_order() -> None:
     batch, caption = medium_split()
     anchors = np.arange(batch.size)

@@ -56,6 +56,9 @@ _N_LEVELS = 5
 
 # Domain tag of the chunk stream; changing it (or the payload layout) changes every dataset.
 _RNG_PERSONALIZATION = b"ahd-negatives-v1"
+# Anchors sampled at a time: the temporaries of a block (a few dozen int32 vectors) stay
+# in cache; measured fastest between 4,096 and whole-array blocks.
+_ANCHOR_BLOCK = 32768
 
 
 @dataclass(frozen=True)
@@ -306,8 +309,9 @@ def sample_negatives(
     k
         Negatives per anchor (``negatives_per_sample``).
     rng
-        Random stream, usually :func:`chunk_rng`. Exactly ``k`` calls
-        ``rng.random(len(anchors))`` are made, one per column, whatever the data.
+        Random stream, usually :func:`chunk_rng`. Exactly one call
+        ``rng.random((k, len(anchors)))`` is made (the stream of ``k`` calls
+        ``rng.random(len(anchors))``, one per column), whatever the data.
 
     Returns
     -------
@@ -336,6 +340,38 @@ def sample_negatives(
             "set negatives_per_sample to 0 or add samples to the split"
         )
 
+    # All draws up front (row j = column j, exactly the stream of k calls of
+    # rng.random(n_anchors)); anchors are then sampled in blocks whose temporaries stay in
+    # cache, so the rate does not drop for a million anchors.
+    uniforms = rng.random((k, n_anchors))
+    negatives = np.empty((n_anchors, k), dtype=np.int64)
+    level_counts = np.zeros((2, _N_LEVELS), dtype=np.int64)  # [caption col, sentence col]
+    for start in range(0, n_anchors, _ANCHOR_BLOCK):
+        stop = min(start + _ANCHOR_BLOCK, n_anchors)
+        level_counts += _sample_block(
+            pool, anchors[start:stop], uniforms[:, start:stop], negatives[start:stop]
+        )
+
+    caption_counts, sentence_counts = level_counts
+    counts = FallbackCounts(
+        caption_same_batch=caption_counts[_CAPTION_SAME_BATCH],
+        caption_other_batch=caption_counts[_CAPTION_OTHER_BATCH],
+        caption_as_sentence=caption_counts[_SENTENCE_SAME_BATCH]
+        + caption_counts[_SENTENCE_OTHER_BATCH],
+        sentence_same_batch=sentence_counts[_SENTENCE_SAME_BATCH],
+        sentence_other_batch=sentence_counts[_SENTENCE_OTHER_BATCH],
+        repeated=caption_counts[_REPEAT] + sentence_counts[_REPEAT],
+    )
+    return negatives, counts
+
+
+def _sample_block(
+    pool: NegativePool, anchors: np.ndarray, uniforms: np.ndarray, negatives: np.ndarray
+) -> np.ndarray:
+    """Fill ``negatives`` (``(n, k)``) for ``anchors``, column ``j`` drawn from ``uniforms[j]``;
+    return the level counts ``[caption column, sentence column] x level``."""
+    n_anchors = anchors.size
+    k = negatives.shape[1]
     it = pool._index_dtype
     unsigned = np.uint32 if it is np.int32 else np.uint64
     n_pool = it(pool.n)
@@ -372,7 +408,6 @@ def sample_negatives(
     n_same_batch_other_caption = np.zeros(n_anchors, dtype=it)
     n_other_caption = np.zeros(n_anchors, dtype=it)
 
-    negatives = np.empty((n_anchors, k), dtype=np.int64)
     # Column-major bookkeeping so that each column is one contiguous vector.
     chosen_rank_a = np.empty((k, n_anchors), dtype=it)
     chosen_rank_b = np.empty((k, n_anchors), dtype=it)
@@ -383,7 +418,7 @@ def sample_negatives(
     for column in range(k):
         is_caption_column = column % 2 == 0
         # One draw per anchor and column, whatever the level: the stream never depends on data.
-        uniform = rng.random(n_anchors)
+        uniform = uniforms[column]
 
         available = {
             _SENTENCE_SAME_BATCH: level_sizes[_SENTENCE_SAME_BATCH] - n_same_batch,
@@ -491,17 +526,7 @@ def sample_negatives(
         n_same_batch_other_caption += same_batch & other_caption
         n_other_caption += other_caption
 
-    caption_counts, sentence_counts = level_counts
-    counts = FallbackCounts(
-        caption_same_batch=caption_counts[_CAPTION_SAME_BATCH],
-        caption_other_batch=caption_counts[_CAPTION_OTHER_BATCH],
-        caption_as_sentence=caption_counts[_SENTENCE_SAME_BATCH]
-        + caption_counts[_SENTENCE_OTHER_BATCH],
-        sentence_same_batch=sentence_counts[_SENTENCE_SAME_BATCH],
-        sentence_other_batch=sentence_counts[_SENTENCE_OTHER_BATCH],
-        repeated=caption_counts[_REPEAT] + sentence_counts[_REPEAT],
-    )
-    return negatives, counts
+    return level_counts
 
 
 def _pick_repeats(
