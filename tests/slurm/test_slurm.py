@@ -292,11 +292,11 @@ def _incomplete_marker(workdir: Path, output: str) -> Path:
 
 def _first_output(rule: str, label: str) -> str:
     return {
-        "validate_chunk": f"results/validate/{NAME}/{label}.parquet",
+        "validate_chunk": f"results/validate/{NAME}/{label}.arrow",
         "check_inputs": f"results/validate/{NAME}/inputs_ok.json",
-        "split_index": f"results/index/{NAME}/{label}.parquet",
+        "split_index": f"results/index/{NAME}/{label}.arrow",
         "cell_sentences": f"results/sentences/{NAME}/{label}.arrow",
-        "sample_negatives": f"results/negatives/{NAME}/{label}.parquet",
+        "sample_negatives": f"results/negatives/{NAME}/{label}.arrow",
         "write_shard": f"results/shards/{NAME}/{label}.arrow",
     }[rule]
 

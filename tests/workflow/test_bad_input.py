@@ -88,6 +88,10 @@ def test_nan_captions_are_dropped_and_counted_by_default(project):
     assert len(train) == 238
     negatives = set(train[[f"negative_{i}_idx" for i in range(1, 5)]].to_numpy().ravel())
     assert not {"tr1_3", "tr1_7"} & (negatives | set(train["sample_idx"]))
+    # Pool positions skip the dropped cells: caption negatives still differ in caption.
+    caption_of = dict(zip(train["sample_idx"], train["positive"], strict=True))
+    for column in ("negative_1_idx", "negative_3_idx"):
+        assert (train[column].map(caption_of) != train["positive"]).all()
     summary = json.loads((project.output_path(config) / "summary.json").read_text())
     assert summary["splits"]["train"]["dropped"]["missing_caption"] == 2
 

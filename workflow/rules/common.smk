@@ -61,7 +61,7 @@ def per_chunk(pattern, split):
 def get_split_inspections(wildcards):
     return {
         "metas": per_chunk(
-            f"results/validate/{NAME}/{{split}}/{{chunk}}.parquet", wildcards.split
+            f"results/validate/{NAME}/{{split}}/{{chunk}}.arrow", wildcards.split
         ),
         "reports": per_chunk(
             f"results/validate/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
@@ -73,7 +73,7 @@ def get_all_inspections(wildcards):
     metas, reports = [], []
     for split in SPLITS:
         metas += per_chunk(
-            f"results/validate/{NAME}/{{split}}/{{chunk}}.parquet", split
+            f"results/validate/{NAME}/{{split}}/{{chunk}}.arrow", split
         )
         reports += per_chunk(f"results/validate/{NAME}/{{split}}/{{chunk}}.json", split)
     return {"metas": metas, "reports": reports}
@@ -83,11 +83,11 @@ def get_shard_inputs(wildcards):
     split, chunk = wildcards.split, wildcards.chunk
     inputs = {
         "sentences": f"results/sentences/{NAME}/{split}/{chunk}.arrow",
-        "meta": f"results/validate/{NAME}/{split}/{chunk}.parquet",
-        "index": f"results/index/{NAME}/{split}.parquet",
+        "meta": f"results/validate/{NAME}/{split}/{chunk}.arrow",
+        "index": f"results/index/{NAME}/{split}.arrow",
     }
     if SETTINGS.uses_captions:
-        inputs["negatives"] = f"results/negatives/{NAME}/{split}/{chunk}.parquet"
+        inputs["negatives"] = f"results/negatives/{NAME}/{split}/{chunk}.arrow"
     if SETTINGS.use_nextcloud:
         inputs["link"] = f"results/upload/{NAME}/{split}/{chunk}.json"
     if SETTINGS.resolve_negatives:

@@ -1,8 +1,8 @@
 rule sample_negatives:
     input:
-        index=f"results/index/{NAME}/{{split}}.parquet",
+        index=f"results/index/{NAME}/{{split}}.arrow",
     output:
-        negatives=f"results/negatives/{NAME}/{{split}}/{{chunk}}.parquet",
+        negatives=f"results/negatives/{NAME}/{{split}}/{{chunk}}.arrow",
         counts=f"results/negatives/{NAME}/{{split}}/{{chunk}}.json",
     log:
         f"logs/sample_negatives/{NAME}/{{split}}/{{chunk}}.log",

@@ -2,7 +2,7 @@ rule validate_chunk:
     input:
         chunk=get_chunk_path,
     output:
-        meta=f"results/validate/{NAME}/{{split}}/{{chunk}}.parquet",
+        meta=f"results/validate/{NAME}/{{split}}/{{chunk}}.arrow",
         report=f"results/validate/{NAME}/{{split}}/{{chunk}}.json",
     log:
         f"logs/validate_chunk/{NAME}/{{split}}/{{chunk}}.log",
@@ -39,7 +39,7 @@ rule split_index:
         unpack(get_split_inspections),
         ok=f"results/validate/{NAME}/inputs_ok.json",
     output:
-        index=f"results/index/{NAME}/{{split}}.parquet",
+        index=f"results/index/{NAME}/{{split}}.arrow",
         info=f"results/index/{NAME}/{{split}}.json",
     log:
         f"logs/split_index/{NAME}/{{split}}.log",

@@ -1,9 +1,6 @@
 """split_index: concatenate the chunks' meta tables of one split into the negatives pool."""
 
-import pyarrow.parquet as pq
-
-from adata_hf_datasets._files import atomic_path
-from adata_hf_datasets.split_index import build_split_index
+from adata_hf_datasets.split_index import build_split_index, write_index
 from adata_hf_datasets.workflow_support import run_step, write_json
 
 
@@ -14,8 +11,7 @@ def main(smk, log):
         needs_captions=smk.params.needs_captions,
         needs_similarity=smk.params.needs_similarity,
     )
-    with atomic_path(smk.output.index) as tmp:
-        pq.write_table(table, tmp)
+    write_index(table, smk.output.index)
     write_json(smk.output.info, info)
     log.info(
         "split %s: %d cells, %d in the pool, %d dropped (missing caption), %d captions, %d batches",

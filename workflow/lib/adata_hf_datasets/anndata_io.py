@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-# pandas and scipy are imported where needed: a job that only reads a sentence file or the
-# split index (negatives, shards) does not pay for them at start-up.
+# anndata and scipy are imported where needed: a job that reads only obs text of a zarr chunk
+# (validation, ids), a sentence file or the split index does not load them.
 
 
 class ChunkReadError(OSError):
@@ -53,6 +55,36 @@ def as_text(values: Any) -> np.ndarray:
     if pd.api.types.infer_dtype(out, skipna=True) in ("string", "empty"):
         return out  # already str or None (checked in C, no Python loop)
     return np.array([v if v is None or isinstance(v, str) else str(v) for v in out], dtype=object)
+
+
+def text_array(values: Any) -> pa.Array:
+    """Text values as an Arrow string array; ``None``, NaN and other missing values are null.
+
+    Strings convert in C; anything else (numbers, mixed objects) goes through :func:`as_text`.
+    """
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "OUT":
+        try:
+            return pa.array(values, pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # not all str: str() each value, as as_text does
+    return pa.array(as_text(values), pa.string())
+
+
+def missing_text(values: pa.Array) -> np.ndarray:
+    """True where a text value is missing (null) or blank (empty or only whitespace).
+
+    A dictionary array is checked per category, then spread by code.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        mask = values.indices.is_null().to_numpy(zero_copy_only=False)
+        blank = missing_text(values.dictionary)
+        if blank.any():  # then code 0 exists and stands in for the nulls
+            mask |= blank[values.indices.fill_null(0).to_numpy()]
+        return mask
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)
+    return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
 
 
 class ChunkReader:
@@ -133,6 +165,34 @@ class ChunkReader:
     def obs_text(self, name: str) -> np.ndarray:
         """One obs column as text (``None`` where missing)."""
         return as_text(self.obs_column(name))
+
+    def obs_names_arrow(self) -> pa.Array:
+        """The obs index as an Arrow string array."""
+        return self._text_arrow(f"obs/{self._obs_index_key}")
+
+    def obs_arrow(self, name: str) -> pa.Array:
+        """One obs column as Arrow text, null where missing: a categorical stays a dictionary
+        array (its categories converted once), anything else is a string array."""
+        return self._text_arrow(f"obs/{name}")
+
+    def _text_arrow(self, key: str) -> pa.Array:
+        if self._file is None:  # zarr: string arrays and categoricals without anndata
+            try:
+                element = self.root[key]
+                encoding = element.attrs.get("encoding-type")
+                if encoding == "string-array" and _is_plain_string_array(element):
+                    return text_array(_read_strings(element))
+                if encoding == "categorical":
+                    return _categorical_arrow(element)
+                if encoding == "array" and len(getattr(element, "shape", ())) == 1:
+                    return text_array(np.asarray(element[...]))  # numbers, booleans
+            except ChunkReadError:
+                raise
+            except Exception as error:
+                raise ChunkReadError(
+                    f"{self.path}: element '{key}' cannot be read ({type(error).__name__}: {error})"
+                ) from error
+        return text_array(self._read(key))
 
     # obsm ------------------------------------------------------------------------------------
     @property
@@ -225,6 +285,78 @@ class ChunkReader:
             del block  # not held while the next block is read
 
 
+def _categorical_arrow(group: Any) -> pa.DictionaryArray:
+    """An anndata categorical (``codes``, ``categories``; code -1 is missing) as a dictionary
+    array, read straight from zarr: what ``anndata.io.read_elem`` gives, without pandas."""
+    codes = np.asarray(group["codes"][...])
+    categories = group["categories"]
+    if categories.attrs.get("encoding-type") == "string-array":
+        dictionary = text_array(_read_strings(categories))
+    else:  # numeric categories: their text, as pandas would print them
+        dictionary = text_array(np.asarray(categories[...]))
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def _local_zarr_v2(array: Any, *, filter_id: str | None) -> tuple[Path, Any] | None:
+    """Directory and metadata of a 1-D zarr v2 array on local disk whose only filter is
+    ``filter_id`` (None: no filter), or None: then zarr itself reads the array."""
+    try:
+        from zarr.storage import LocalStore
+
+        meta = array.metadata
+        store = array.store_path.store
+        filters = tuple(getattr(f, "codec_id", None) for f in meta.filters or ())
+        if (
+            meta.zarr_format != 2
+            or len(meta.shape) != 1
+            or filters != ((filter_id,) if filter_id else ())
+            or not isinstance(store, LocalStore)
+        ):
+            return None
+        return Path(store.root) / array.store_path.path, meta
+    except Exception:  # any surprise in the metadata
+        return None
+
+
+def _read_strings(array: Any) -> np.ndarray:
+    """A 1-D zarr string array as an object array; vlen-utf8 chunks on local disk are decoded
+    directly (about 4x faster than through zarr's event loop for 50,000 obs names)."""
+    direct = _DirectStrings.open(array)
+    return direct.read_all() if direct is not None else np.asarray(array[...], dtype=object)
+
+
+class _DirectStrings:
+    """A 1-D zarr v2 ``vlen-utf8`` array on local disk, decoded chunk file by chunk file."""
+
+    def __init__(self, directory: Path, meta: Any) -> None:
+        self.directory = directory
+        self.length = int(meta.shape[0])
+        self.chunk = int(meta.chunks[0])
+        self.compressor = meta.compressor
+        self.filter = meta.filters[0]
+        self.fill_value = meta.fill_value if meta.fill_value is not None else ""
+
+    @classmethod
+    def open(cls, array: Any) -> _DirectStrings | None:
+        found = _local_zarr_v2(array, filter_id="vlen-utf8")
+        return None if found is None else cls(*found)
+
+    def read_all(self) -> np.ndarray:
+        parts = []
+        for index in range(-(-self.length // self.chunk) if self.length else 0):
+            size = min(self.chunk, self.length - index * self.chunk)
+            try:
+                raw = (self.directory / str(index)).read_bytes()
+            except FileNotFoundError:  # a chunk equal to the fill value is not written
+                parts.append(np.full(size, self.fill_value, dtype=object))
+                continue
+            if self.compressor is not None:
+                raw = self.compressor.decode(raw)
+            parts.append(self.filter.decode(raw)[:size])  # the last chunk is stored padded
+        return np.concatenate(parts) if parts else np.empty(0, dtype=object)
+
+
 class _DirectArray:
     """A 1-D zarr v2 array on local disk, read by decoding its chunk files with numcodecs.
 
@@ -244,19 +376,11 @@ class _DirectArray:
     @classmethod
     def open(cls, array: Any) -> _DirectArray | None:
         """The direct reader of ``array``, or None when it is not a plain local zarr v2 array."""
+        found = _local_zarr_v2(array, filter_id=None)
+        if found is None:
+            return None
         try:
-            from zarr.storage import LocalStore
-
-            meta = array.metadata
-            store = array.store_path.store
-            if (
-                meta.zarr_format != 2
-                or len(meta.shape) != 1
-                or meta.filters
-                or not isinstance(store, LocalStore)
-            ):
-                return None
-            reader = cls(Path(store.root) / array.store_path.path, meta)
+            reader = cls(*found)
         except Exception:  # any surprise in the metadata: the generic path reads it
             return None
         if reader.dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):

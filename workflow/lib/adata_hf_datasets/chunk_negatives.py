@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from ._files import read_table, write_table
 from .negatives import FallbackCounts, NegativePool, chunk_rng, sample_negatives
-from .split_index import read_pool_table
+from .split_index import chunk_mask, read_pool_table
 
 
 def chunk_negatives(
@@ -23,7 +22,7 @@ def chunk_negatives(
     how many jobs run or in which order.
     """
     pool = read_pool_table(index_path, ["chunk", "row", "batch_code", "caption_code"])
-    mine = pc.equal(pool.column("chunk"), chunk).to_numpy(zero_copy_only=False)
+    mine = chunk_mask(pool, chunk)
     anchors = np.flatnonzero(mine).astype(np.int64)
     negatives, counts = sample_negatives(
         NegativePool(_numpy(pool, "batch_code"), _numpy(pool, "caption_code")),
@@ -42,12 +41,12 @@ def _numpy(table: pa.Table, name: str) -> np.ndarray:
 
 
 def write_negatives(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path)
+    write_table(table, path)
 
 
 def read_negatives(path: Path, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``(anchor rows, (n, k) pool positions)`` from a negatives file."""
-    table = pq.read_table(path)
+    table = read_table(path)
     rows = table.column("row").to_numpy()
     negatives = np.stack([table.column(f"negative_{j + 1}").to_numpy() for j in range(k)], axis=1)
     return rows, negatives.reshape(len(rows), k)

@@ -79,9 +79,9 @@ def _iter_blocks(path: Path, spec: SentenceSpec, label: str, state: dict) -> Ite
         obs_text: dict[str, pa.Array] = {}
         for key in spec.sentence_keys:
             if key == "sample_id_og":
-                obs_text[key] = _text_array(reader.obs_names())
+                obs_text[key] = reader.obs_names_arrow()
             elif key not in GENE_LIST_KEYS:
-                obs_text[key] = _text_array(reader.obs_text(key))
+                obs_text[key] = reader.obs_arrow(key).cast(pa.string())
         annotations = None
         if GENE_LIST_KEYS.intersection(spec.sentence_keys) - {"cell_sentence"}:
             annotations = reader.obs_text(spec.annotation_key)

@@ -6,25 +6,25 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from ._files import read_table
 from .chunk_negatives import read_negatives
 from .chunk_sentences import SentenceFile, stream_sentences
 from .shards import FormatSpec, ShardInputs, shard_batches, write_shard
-from .split_index import read_pool_table
+from .split_index import chunk_names, pool_index_rows, read_index
 
 
 class SentenceResolver:
-    """Cell sentence (first sentence key) of any pool position, read from the chunks' files.
+    """Cell sentence (first sentence key) of any index row, read from the chunks' files.
 
     Files are memory-mapped and opened on first use; only the rows taken are spelled out.
     """
 
     def __init__(
-        self, pool_chunk: np.ndarray, pool_row: np.ndarray, files: dict[str, Path]
+        self, index_chunk: np.ndarray, index_row: np.ndarray, files: dict[str, Path]
     ) -> None:
-        self.pool_chunk = pool_chunk
-        self.pool_row = pool_row
+        self.index_chunk = index_chunk
+        self.index_row = index_row
         self.files = files
         self._open: dict[str, SentenceFile] = {}
 
@@ -34,8 +34,8 @@ class SentenceResolver:
         return self._open[chunk]
 
     def __call__(self, positions: np.ndarray) -> pa.Array:
-        chunks = self.pool_chunk[positions]
-        rows = self.pool_row[positions]
+        chunks = self.index_chunk[positions]
+        rows = self.index_row[positions]
         pieces, order = [], []
         for chunk in sorted(set(chunks)):
             where = np.flatnonzero(chunks == chunk)
@@ -63,7 +63,7 @@ def build_chunk_shard(
 ) -> dict:
     """Write the chunk's shard; return its stats (rows, sha256, skipped pair rows)."""
     sentences = stream_sentences(sentences_path)
-    meta = pq.read_table(meta_path, columns=["sample_idx", "caption"])
+    meta = read_table(meta_path, ["sample_idx", "caption"])
     stats: dict = {"chunk": chunk}
     if spec.dataset_format == "single":
         inputs = ShardInputs(
@@ -75,16 +75,15 @@ def build_chunk_shard(
         )
     else:
         rows, negatives = read_negatives(negatives_path, spec.negatives_per_sample)
-        columns = ["sample_idx", "caption"]
-        if spec.resolve_negatives:
-            columns += ["chunk", "row"]
-        pool = read_pool_table(index_path, columns)
+        # Memory-mapped: only the ids and captions of this chunk's negatives are read.
+        index = read_index(index_path)
+        index_rows = pool_index_rows(index)
+        if index_rows is not None:  # cells left out of the pool: pool position -> index row
+            negatives = index_rows[negatives]
         resolver = None
         if spec.resolve_negatives:
             resolver = SentenceResolver(
-                pool.column("chunk").combine_chunks().to_numpy(zero_copy_only=False),
-                pool.column("row").combine_chunks().to_numpy(),
-                split_sentence_files or {},
+                chunk_names(index), index.column("row").to_numpy(), split_sentence_files or {}
             )
         inputs = ShardInputs(
             sentences=sentences,
@@ -93,8 +92,8 @@ def build_chunk_shard(
             anchor_rows=rows.astype(np.int64),
             link=link,
             negatives=negatives,
-            pool_ids=pool.column("sample_idx").combine_chunks().cast(pa.string()),
-            pool_captions=pool.column("caption").combine_chunks().cast(pa.string()),
+            pool_ids=index.column("sample_idx"),
+            pool_captions=index.column("caption"),
             resolve_sentence=resolver,
         )
         stats["dropped_missing_caption"] = int(meta.num_rows - len(rows))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .anndata_io import as_text
 from .config import CAPTION_FORMATS
@@ -34,7 +35,7 @@ from .sentences import (
     resolve_gene_names,
 )
 from .shards import FormatSpec, ShardInputs, shard_batches
-from .split_index import index_frame, similar_annotations
+from .split_index import chunk_names, index_table, similar_annotations
 from .validation import annotation_sums, missing_mask
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def create_cell_sentences(
 @dataclass
 class _Chunk:
     name: str
-    meta: pd.DataFrame
+    meta: pa.Table  # sample_idx, caption, batch: as the workflow's meta tables
     sentences: pa.Table
     link: str
 
@@ -250,9 +251,13 @@ class AnnDataSetConstructor:
             else:
                 columns[key] = pa.array(as_text(obs[key].to_numpy()), pa.string())
         self.sentence_keys = keys
-        meta = pd.DataFrame({"sample_idx": ids, "caption": captions, "batch": batches})
-        meta["chunk"] = name
-        meta["row"] = np.arange(n, dtype=np.int32)
+        meta = pa.table(
+            {
+                "sample_idx": pa.array(ids, pa.string()),
+                "caption": pa.array(captions, pa.string()),
+                "batch": pa.array(batches, pa.string()),
+            }
+        )
         self.chunks.append(
             _Chunk(name=name, meta=meta, sentences=pa.table(columns), link=adata_link or "")
         )
@@ -270,18 +275,21 @@ class AnnDataSetConstructor:
             negatives_per_sample=self.negatives_per_sample,
             resolve_negatives=self.resolve_negatives,
         )
-        ids_all = pd.concat([c.meta["sample_idx"] for c in self.chunks], ignore_index=True)
+        ids_all = pd.Series(
+            np.concatenate(
+                [c.meta.column("sample_idx").to_numpy(zero_copy_only=False) for c in self.chunks]
+            )
+        )
         if ids_all.duplicated().any():
             raise ValueError(
                 f"obs names repeat across the added chunks (e.g. "
                 f"{list(ids_all[ids_all.duplicated()].unique()[:5])}); make them unique"
             )
         needs_captions = self.dataset_format in CAPTION_FORMATS
-        frame = index_frame([c.meta for c in self.chunks], needs_captions=needs_captions)
-        in_pool = frame["pool_pos"].to_numpy() >= 0
-        pool = frame[in_pool]
-        pool_chunk = pool["chunk"].to_numpy()
-        pool_row = pool["row"].to_numpy()
+        index = index_table([(c.name, c.meta) for c in self.chunks], needs_captions=needs_captions)
+        pool = index.filter(pc.greater_equal(index.column("pool_pos"), 0))
+        pool_chunk = chunk_names(pool)
+        pool_row = pool.column("row").to_numpy()
         by_name = {c.name: c for c in self.chunks}
 
         def resolve_sentence(positions: np.ndarray) -> pa.Array:
@@ -294,7 +302,9 @@ class AnnDataSetConstructor:
         batches: list[pa.RecordBatch] = []
         self.stats = {"chunks": {}}
         negative_pool = (
-            NegativePool(pool["batch_code"].to_numpy(), pool["caption_code"].to_numpy())
+            NegativePool(
+                pool.column("batch_code").to_numpy(), pool.column("caption_code").to_numpy()
+            )
             if needs_captions
             else None
         )
@@ -311,21 +321,21 @@ class AnnDataSetConstructor:
                 stats["negative_levels"] = counts.to_dict()
                 inputs = ShardInputs(
                     sentences=chunk.sentences,
-                    sample_idx=pa.array(chunk.meta["sample_idx"], pa.string()),
-                    captions=pa.array(chunk.meta["caption"], pa.string()),
+                    sample_idx=chunk.meta.column("sample_idx"),
+                    captions=chunk.meta.column("caption"),
                     anchor_rows=pool_row[anchors].astype(np.int64),
                     link=chunk.link,
                     negatives=negatives,
-                    pool_ids=pa.array(pool["sample_idx"], pa.string()),
-                    pool_captions=pa.array(pool["caption"], pa.string()),
+                    pool_ids=pool.column("sample_idx"),
+                    pool_captions=pool.column("caption"),
                     resolve_sentence=resolve_sentence,
                 )
             else:
                 inputs = ShardInputs(
                     sentences=chunk.sentences,
-                    sample_idx=pa.array(chunk.meta["sample_idx"], pa.string()),
+                    sample_idx=chunk.meta.column("sample_idx"),
                     captions=None,
-                    anchor_rows=np.arange(len(chunk.meta), dtype=np.int64),
+                    anchor_rows=np.arange(chunk.meta.num_rows, dtype=np.int64),
                     link=chunk.link,
                 )
             batches.extend(shard_batches(spec, inputs, stats))

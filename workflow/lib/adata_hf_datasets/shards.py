@@ -64,9 +64,11 @@ class FormatSpec:
 
 
 def _take(array: pa.Array | pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
-    """Rows at ``positions`` as one contiguous array (only those rows are materialised)."""
+    """Rows at ``positions`` as one contiguous array (only those rows are materialised);
+    dictionary-encoded text comes out as plain strings."""
     taken = array.take(pa.array(positions, pa.int64()))
-    return taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+    taken = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+    return taken.cast(pa.string()) if pa.types.is_dictionary(taken.type) else taken
 
 
 @dataclass
@@ -76,9 +78,11 @@ class ShardInputs:
     ``sentences``: the chunk's sentence columns (all rows, chunk order), as a table or as a
     stream of record batches (read once, in order: memory then follows one batch);
     ``sample_idx`` and ``captions``: the chunk's ids and captions (all rows); ``anchor_rows``:
-    chunk rows that become samples; ``negatives``: pool positions, one row per anchor;
-    ``pool_ids`` and ``pool_captions``: per pool position; ``resolve_sentence``: maps pool
-    positions to the sentence text (for resolved sentence negatives).
+    chunk rows that become samples; ``negatives``: one row per anchor, positions into
+    ``pool_ids`` and ``pool_captions`` (the split's ids and captions, plain or
+    dictionary-encoded, possibly memory-mapped: only the rows taken are read);
+    ``resolve_sentence``: maps those positions to the sentence text (for resolved sentence
+    negatives).
     """
 
     sentences: pa.Table | pa.RecordBatchReader
@@ -87,8 +91,8 @@ class ShardInputs:
     anchor_rows: np.ndarray
     link: str
     negatives: np.ndarray | None = None
-    pool_ids: pa.Array | None = None
-    pool_captions: pa.Array | None = None
+    pool_ids: pa.Array | pa.ChunkedArray | None = None
+    pool_captions: pa.Array | pa.ChunkedArray | None = None
     resolve_sentence: Callable[[np.ndarray], pa.Array] | None = None
 
 

@@ -2,21 +2,24 @@
 
 Built from the chunks' meta tables only (never X). Negatives are drawn from this index, so they
 depend on captions and batches alone; the sentence step reads only the annotation mapping.
+
+The index is an uncompressed Arrow IPC file, memory-mapped by the jobs that read it: a
+negatives job maps its integer columns without decoding anything, and a shard job reads the
+ids and captions of its negatives' rows only. Neither reads the split's text, which would make
+every per-chunk job grow with the split (at a million cells, decoding it cost a shard job more
+than its own work). Text columns other than the ids are dictionary-encoded.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-if TYPE_CHECKING:  # pandas is imported where the index is built, not by every job reading it
-    import pandas as pd
+from ._files import read_table, write_table
 
 INDEX_COLUMNS = (
     "sample_idx",
@@ -30,31 +33,66 @@ INDEX_COLUMNS = (
 )
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer codes in sorted order of the values, so they do not depend on chunk order."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.int32), len(uniques)
+def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
-def index_frame(frames: list[pd.DataFrame], *, needs_captions: bool) -> pd.DataFrame:
-    """Concatenate per-chunk meta frames (with ``chunk`` and ``row``) and add the pool columns.
+def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, int]:
+    """Integer codes in sorted order of the values (missing counts as ""), so that they do not
+    depend on chunk order. Strings sort by their UTF-8 bytes, which is code point order."""
+    encoded = pc.dictionary_encode(pc.fill_null(values, ""))
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return rank[encoded.indices.to_numpy()], len(order)
 
-    Cells without a caption are left out of the pool (``pool_pos`` -1) in caption formats.
-    Codes follow the sorted values, so they do not depend on chunk order.
+
+def index_table(metas: list[tuple[str, pa.Table]], *, needs_captions: bool) -> pa.Table:
+    """Concatenate per-chunk meta tables (``sample_idx``, ``caption``, ``batch``) in chunk order
+    and add ``chunk``, ``row`` and the pool columns.
+
+    Cells without a caption are left out of the pool (``pool_pos`` -1) in caption formats; a
+    missing batch is a batch of its own (those cells still get negatives).
     """
-    import pandas as pd
+    names = [name for name, _ in metas]
+    sizes = np.array([meta.num_rows for _, meta in metas], dtype=np.int64)
 
-    frame = pd.concat(frames, ignore_index=True)
-    in_pool = frame["caption"].notna().to_numpy() if needs_captions else np.ones(len(frame), bool)
-    pool_pos = np.full(len(frame), -1, dtype=np.int64)
+    def column(name: str) -> pa.Array:
+        parts = [_text(meta.column(name)) for _, meta in metas]
+        return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+
+    ids, captions, batches = column("sample_idx"), column("caption"), column("batch")
+    n = len(ids)
+    if needs_captions:
+        in_pool = captions.is_valid().to_numpy(zero_copy_only=False)
+    else:
+        in_pool = np.ones(n, dtype=bool)
+    pool_pos = np.full(n, -1, dtype=np.int64)
     pool_pos[in_pool] = np.arange(int(in_pool.sum()), dtype=np.int64)
-    frame["pool_pos"] = pool_pos
-    # A missing batch is a batch of its own: those cells still get negatives.
-    frame["batch_code"], _ = _codes(frame["batch"].fillna(""))
-    frame["caption_code"], _ = _codes(frame["caption"].fillna(""))
-    return frame
+    batch_code, _ = _sorted_codes(batches)
+    caption_code, _ = _sorted_codes(captions)
+    chunk = pa.DictionaryArray.from_arrays(
+        pa.array(np.repeat(np.arange(len(names), dtype=np.int32), sizes)),
+        pa.array(names, pa.string()),
+    )
+    row = (
+        np.concatenate([np.arange(size, dtype=np.int32) for size in sizes])
+        if len(sizes)
+        else np.empty(0, dtype=np.int32)
+    )
+    return pa.table(
+        {
+            "sample_idx": ids,
+            "caption": pc.dictionary_encode(captions),
+            "batch": pc.dictionary_encode(batches),
+            "chunk": chunk,
+            "row": pa.array(row),
+            "pool_pos": pa.array(pool_pos),
+            "batch_code": pa.array(batch_code),
+            "caption_code": pa.array(caption_code),
+        }
+    )
 
 
 def build_split_index(
@@ -65,34 +103,42 @@ def build_split_index(
     Parameters
     ----------
     chunks
-        ``(chunk name, meta parquet, inspection report json)`` in chunk order.
+        ``(chunk name, meta table file, inspection report json)`` in chunk order.
     needs_captions
         Caption formats: cells without a caption are left out of the pool (``pool_pos`` -1).
     needs_similarity
         Compute, for ``semantic_similar``, the most similar other annotation of each annotation.
     """
-    frames, parts = [], []
+    metas, parts = [], []
     for name, meta_path, report_path in chunks:
-        meta = pq.read_table(meta_path).to_pandas()
-        meta["chunk"] = name
-        meta["row"] = np.arange(len(meta), dtype=np.int32)
-        frames.append(meta)
+        metas.append((name, read_table(meta_path, ["sample_idx", "caption", "batch"])))
         if needs_similarity:
             parts.append(json.loads(Path(report_path).read_text())["annotation_sums"])
-    frame = index_frame(frames, needs_captions=needs_captions)
-    in_pool = frame["pool_pos"].to_numpy() >= 0
+    table = index_table(metas, needs_captions=needs_captions)
+    in_pool = table.column("pool_pos").to_numpy() >= 0
+    n = table.num_rows
     info: dict = {
-        "cells": len(frame),
+        "cells": n,
         "pool": int(in_pool.sum()),
-        "dropped_missing_caption": int((~in_pool).sum()),
-        "batches": int(frame["batch_code"].max()) + 1 if len(frame) else 0,
-        "captions": int(frame.loc[in_pool, "caption"].nunique()),
+        "dropped_missing_caption": int(n - in_pool.sum()),
+        "batches": int(pc.max(table.column("batch_code")).as_py()) + 1 if n else 0,
+        # the dictionary holds each caption once; out-of-pool rows have none
+        "captions": len(table.column("caption").combine_chunks().dictionary),
         "chunks": [name for name, _, _ in chunks],
     }
     if needs_similarity:
         info["similar_annotation"] = similar_annotations(parts)
-    table = pa.Table.from_pandas(frame[list(INDEX_COLUMNS)], preserve_index=False)
     return table, info
+
+
+def write_index(table: pa.Table, path: Path) -> None:
+    """Write the index (memory-mappable, see :func:`read_index`)."""
+    write_table(table, path)
+
+
+def read_index(path: Path) -> pa.Table:
+    """The whole index, memory-mapped: columns are read from disk only where they are used."""
+    return read_table(path)
 
 
 def similar_annotations(parts: list[dict]) -> dict[str, str]:
@@ -115,26 +161,38 @@ def similar_annotations(parts: list[dict]) -> dict[str, str]:
     return most_similar_other(centroids, labels)
 
 
-def read_pool(index_path: Path, columns: list[str]) -> dict[str, np.ndarray]:
-    """Columns of the pool part of a split index, indexed by pool position.
-
-    Pool positions follow index order, so the pool is the index filtered to ``pool_pos >= 0``.
-    """
-    table = read_pool_table(index_path, columns)
-    return {
-        name: table.column(name).combine_chunks().to_numpy(zero_copy_only=False) for name in columns
-    }
+def pool_index_rows(table: pa.Table) -> np.ndarray | None:
+    """Index row of every pool position, or None when they coincide (no cell left out)."""
+    pool_pos = table.column("pool_pos").to_numpy()
+    if not pool_pos.size or pool_pos.min() >= 0:
+        return None
+    return np.flatnonzero(pool_pos >= 0)
 
 
 def read_pool_table(index_path: Path, columns: list[str]) -> pa.Table:
-    """:func:`read_pool` as an Arrow table: text stays Arrow (no Python object per cell).
+    """Columns of the pool part of a split index, indexed by pool position.
 
-    Every negatives and shard job of a split reads the split's index; at a million cells,
-    converting its text columns to Python strings costs more than reading them.
+    Pool positions follow index order, so the pool is the index without the rows left out;
+    when none is left out the columns are the memory-mapped file itself (no copy).
     """
-    table = pq.read_table(index_path, columns=[*columns, "pool_pos"])
-    pool_pos = table.column("pool_pos")
-    lowest = pc.min(pool_pos).as_py()
-    if lowest is not None and lowest < 0:
-        table = table.filter(pc.greater_equal(pool_pos, 0))
-    return table.select(columns).combine_chunks()
+    table = read_index(index_path)
+    rows = pool_index_rows(table)
+    table = table.select(columns)
+    return table if rows is None else table.take(pa.array(rows))
+
+
+def chunk_mask(table: pa.Table, chunk: str) -> np.ndarray:
+    """True on the rows of ``table`` (an index or its pool) that belong to ``chunk``."""
+    column = table.column("chunk").combine_chunks()
+    names = column.dictionary.to_pylist()
+    codes = column.indices.to_numpy()
+    if chunk not in names:
+        return np.zeros(len(codes), dtype=bool)
+    return codes == names.index(chunk)
+
+
+def chunk_names(table: pa.Table) -> np.ndarray:
+    """The ``chunk`` column as an object array of names."""
+    column = table.column("chunk").combine_chunks()
+    names = np.array(column.dictionary.to_pylist(), dtype=object)
+    return names[column.indices.to_numpy()]

@@ -1,0 +1,115 @@
+"""The split index: concatenation, pool positions, sorted codes, the memory-mapped file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from adata_hf_datasets.split_index import (
+    INDEX_COLUMNS,
+    chunk_mask,
+    chunk_names,
+    index_table,
+    pool_index_rows,
+    read_index,
+    read_pool_table,
+    write_index,
+)
+
+
+def meta(ids: list[str], captions: list, batches: list) -> pa.Table:
+    return pa.table(
+        {
+            "sample_idx": pa.array(ids, pa.string()),
+            "caption": pa.array(captions, pa.string()),
+            "batch": pa.array(batches, pa.string()),
+        }
+    )
+
+
+CHUNKS = [
+    ("chunk_0", meta(["a", "b", "c"], ["zeta", None, "alpha"], ["b2", "b1", None])),
+    ("chunk_1", meta(["d", "e"], ["émile", "alpha"], ["b1", "b2"])),
+]
+
+
+def test_columns_rows_and_pool_positions() -> None:
+    table = index_table(CHUNKS, needs_captions=True)
+    assert tuple(table.column_names) == INDEX_COLUMNS
+    assert table.column("sample_idx").to_pylist() == ["a", "b", "c", "d", "e"]
+    assert chunk_names(table).tolist() == ["chunk_0"] * 3 + ["chunk_1"] * 2
+    assert table.column("row").to_pylist() == [0, 1, 2, 0, 1]
+    # "b" has no caption: out of the pool; the others are numbered in index order
+    assert table.column("pool_pos").to_pylist() == [0, -1, 1, 2, 3]
+    assert pool_index_rows(table).tolist() == [0, 2, 3, 4]
+
+
+def test_every_cell_is_in_the_pool_without_captions() -> None:
+    table = index_table(CHUNKS, needs_captions=False)
+    assert table.column("pool_pos").to_pylist() == [0, 1, 2, 3, 4]
+    assert pool_index_rows(table) is None
+
+
+def test_codes_follow_the_sorted_values_not_the_chunk_order() -> None:
+    forward = index_table(CHUNKS, needs_captions=True)
+    backward = index_table(CHUNKS[::-1], needs_captions=True)
+    for table in (forward, backward):
+        captions = table.column("caption").to_pylist()
+        codes = table.column("caption_code").to_pylist()
+        # missing counts as "", which sorts first; then code point order (é after z)
+        ranking = sorted({c or "" for c in captions})
+        assert codes == [ranking.index(c or "") for c in captions]
+        batches = table.column("batch").to_pylist()
+        assert table.column("batch_code").to_pylist() == [
+            sorted({b or "" for b in batches}).index(b or "") for b in batches
+        ]
+
+
+def test_text_columns_are_dictionary_encoded_and_keep_missing_values() -> None:
+    table = index_table(CHUNKS, needs_captions=True)
+    for name in ("caption", "batch", "chunk"):
+        assert pa.types.is_dictionary(table.schema.field(name).type)
+    assert table.column("caption").to_pylist() == ["zeta", None, "alpha", "émile", "alpha"]
+    assert table.column("batch").to_pylist() == ["b2", "b1", None, "b1", "b2"]
+
+
+def test_file_round_trip_and_pool_reads(tmp_path: Path) -> None:
+    path = tmp_path / "train.arrow"
+    table = index_table(CHUNKS, needs_captions=True)
+    write_index(table, path)
+    assert read_index(path).equals(table)
+    pool = read_pool_table(path, ["sample_idx", "chunk", "row"])
+    assert pool.column("sample_idx").to_pylist() == ["a", "c", "d", "e"]
+    assert chunk_mask(pool, "chunk_1").tolist() == [False, False, True, True]
+    assert not chunk_mask(pool, "chunk_9").any()
+    assert not list(tmp_path.glob(".*partial"))  # written atomically
+
+
+def test_write_index_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "train.arrow"
+    with pytest.raises(AttributeError):
+        write_index("not a table", path)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_chunk_list_gives_an_empty_index() -> None:
+    table = index_table([], needs_captions=True)
+    assert table.num_rows == 0
+    assert tuple(table.column_names) == INDEX_COLUMNS
+
+
+def test_a_million_cells_map_without_reading_the_text(tmp_path: Path) -> None:
+    # The shard job's access pattern: take a few rows of a big mapped index.
+    n = 1_000_000
+    ids = pa.array(np.char.add("cell", np.arange(n).astype(str)).astype(object), pa.string())
+    big = pa.table({"sample_idx": ids, "caption": ids, "batch": pa.nulls(n, pa.string())})
+    path = tmp_path / "big.arrow"
+    write_index(index_table([("chunk_0", big)], needs_captions=True), path)
+    before = pa.total_allocated_bytes()
+    mapped = read_index(path)
+    taken = mapped.column("sample_idx").take(pa.array([5, 999_999]))
+    assert taken.to_pylist() == ["cell5", "cell999999"]
+    assert pa.total_allocated_bytes() - before < 1 << 20  # mapped: nothing of ~30 MB is copied
