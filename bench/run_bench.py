@@ -963,11 +963,14 @@ def _summarise_b(results, label, cells_total, runs, data_dir) -> dict:
 def _startup(args, results: Results) -> float:
     """Wall time of a Python process that imports what a script job imports."""
     lib = str(REPO / "workflow" / "lib")
+    # Snakemake's script preamble, then what the jobs of workload B import (zarr: validation
+    # and ids; pandas: pyarrow loads it on first use).
     code = (
-        f"import sys; sys.path.insert(0, {lib!r}); import snakemake.script; "
+        f"import sys; sys.path.insert(0, {lib!r}); "
+        "from snakemake.logging import logger; from snakemake.iocontainers import Snakemake; "
         "import adata_hf_datasets.workflow_support, adata_hf_datasets.validation, "
         "adata_hf_datasets.chunk_sentences, adata_hf_datasets.chunk_negatives, "
-        "adata_hf_datasets.chunk_shard, anndata"
+        "adata_hf_datasets.chunk_shard, zarr, pandas"
     )
     walls = []
     for _ in range(max(3, args.runs)):

@@ -7,8 +7,6 @@ with anndata itself and read back both ways.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import anndata as ad
@@ -109,30 +107,6 @@ def test_text_array_converts_numbers_and_mixed_objects_like_as_text() -> None:
     assert text_array(mixed).to_pylist() == list(as_text(mixed))
     assert text_array(np.array([1, 2])).to_pylist() == ["1", "2"]
     assert text_array(np.array(["u", "v"])).to_pylist() == ["u", "v"]
-
-
-def test_validation_and_ids_jobs_do_not_import_anndata(tmp_path: Path) -> None:
-    # Reading obs needs no anndata (pandas comes with pyarrow, which imports it on first use).
-    adata = ad.AnnData(X=np.zeros((N, 2), dtype=np.float32), obs=user_obs())
-    adata.var["gene_name"] = ["g0", "g1"]
-    adata.obsm["X_pca"] = np.zeros((N, 2))
-    path = tmp_path / "chunk_0.zarr"
-    adata.write_zarr(path)
-    code = f"""
-import sys
-from pathlib import Path
-from adata_hf_datasets.validation import InspectionSpec, inspect_chunk
-from adata_hf_datasets.chunk_sentences import SentenceSpec, write_chunk_sentences
-spec = InspectionSpec(caption_key="caption", batch_key="integer", annotation_key=None,
-                      required_obsm_keys=("X_pca",))
-meta, report = inspect_chunk(Path({str(path)!r}), spec)
-assert report["n_missing_caption"] == 3, report
-write_chunk_sentences(Path({str(path)!r}), Path({str(tmp_path / "s.arrow")!r}),
-                      SentenceSpec(sentence_keys=("sample_id_og", "text")))
-assert "anndata" not in sys.modules
-"""
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("compressors", ["auto", None])

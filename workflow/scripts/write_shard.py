@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from adata_hf_datasets.chunk_shard import build_chunk_shard
-from adata_hf_datasets.nextcloud import read_receipt
 from adata_hf_datasets.shards import FormatSpec
 from adata_hf_datasets.workflow_support import run_step, write_json
 
@@ -15,6 +14,8 @@ def main(smk, log):
         split_files = {Path(p).stem: Path(p) for p in smk.input.split_sentences}
     link = smk.params.link
     if smk.input.get("link"):
+        from adata_hf_datasets.nextcloud import read_receipt  # (requests) only with Nextcloud
+
         link = read_receipt(Path(smk.input.link)).link
     stats = build_chunk_shard(
         spec=spec,

@@ -141,8 +141,6 @@ def _iter_blocks(path: Path, spec: SentenceSpec, label: str, state: dict) -> Ite
 
 def _spell(builder, keys: tuple[str, ...], block: _Block) -> list[pa.Array]:
     """The text columns of ``keys`` for one block."""
-    from .sentences import append_annotation
-
     sentences = None
     if block.positions is not None:
         sentences = builder.sentences_from_positions(block.indptr, block.positions).cast(
@@ -153,6 +151,9 @@ def _spell(builder, keys: tuple[str, ...], block: _Block) -> list[pa.Array]:
         if key == "cell_sentence":
             columns.append(sentences)
         elif key in ("semantic_true", "semantic_similar"):
+            # imported here: files of ids only are read without the ranking code (scipy)
+            from .sentences import append_annotation
+
             columns.append(append_annotation(sentences, block.text[key]).cast(pa.string()))
         else:
             columns.append(block.text[key])

@@ -9,10 +9,12 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
+
+if TYPE_CHECKING:  # jsonschema is imported where the config is validated, not by every job
+    import jsonschema
 
 GENERATED_SENTENCE_KEYS = ("sample_id_og", "cell_sentence", "semantic_true", "semantic_similar")
 """Sentence keys computed by the workflow; any other sentence key is an obs column copied as text."""
@@ -134,6 +136,8 @@ def validate_config(config: dict, *, schema_path: Path) -> Settings:
     ConfigError
         Listing every problem found, each naming the key and what to change.
     """
+    import jsonschema
+
     schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     problems = [
