@@ -288,7 +288,9 @@ class ChunkReader:
 def _categorical_arrow(group: Any) -> pa.DictionaryArray:
     """An anndata categorical (``codes``, ``categories``; code -1 is missing) as a dictionary
     array, read straight from zarr: what ``anndata.io.read_elem`` gives, without pandas."""
-    codes = np.asarray(group["codes"][...])
+    codes_array = group["codes"]
+    direct = _DirectArray.open(codes_array)
+    codes = direct.read(0, direct.length) if direct is not None else np.asarray(codes_array[...])
     categories = group["categories"]
     if categories.attrs.get("encoding-type") == "string-array":
         dictionary = text_array(_read_strings(categories))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,11 @@ import pyarrow as pa
 from ._files import read_table
 from .chunk_negatives import read_negatives
 from .chunk_sentences import SentenceFile, stream_sentences
+from .progress import Progress
 from .shards import FormatSpec, ShardInputs, shard_batches, write_shard
 from .split_index import chunk_names, pool_index_rows, read_index
+
+log = logging.getLogger(__name__)
 
 
 class SentenceResolver:
@@ -98,5 +102,8 @@ def build_chunk_shard(
         )
         stats["dropped_missing_caption"] = int(meta.num_rows - len(rows))
     stats["samples"] = len(inputs.anchor_rows)
-    stats["sha256"] = write_shard(shard_path, spec, shard_batches(spec, inputs, stats))
+    progress = Progress(log, stats["samples"], f"shard {chunk}")
+    batches = shard_batches(spec, inputs, stats, on_anchors=progress.advance)
+    stats["sha256"] = write_shard(shard_path, spec, batches)
+    progress.finish()
     return stats

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
+INTERVAL_SECONDS = 5.0
+"""Default time between two progress lines of a job."""
+
 
 class Progress:
     """Log ``cells done / total, cells/s`` at most every ``interval`` seconds, and at the end.
@@ -20,12 +23,12 @@ class Progress:
     """
 
     def __init__(
-        self, log: logging.Logger, total: int, label: str, *, interval: float = 5.0
+        self, log: logging.Logger, total: int, label: str, *, interval: float | None = None
     ) -> None:
         self.log = log
         self.total = total
         self.label = label
-        self.interval = interval
+        self.interval = INTERVAL_SECONDS if interval is None else interval
         self.done = 0
         self.start = time.perf_counter()
         self._last = self.start

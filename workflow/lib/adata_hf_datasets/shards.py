@@ -65,7 +65,16 @@ class FormatSpec:
 
 def _take(array: pa.Array | pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
     """Rows at ``positions`` as one contiguous array (only those rows are materialised);
-    dictionary-encoded text comes out as plain strings."""
+    dictionary-encoded text comes out as plain strings. A run of consecutive rows (the
+    anchors of a chunk, mostly) is a zero-copy slice."""
+    if (
+        isinstance(array, pa.Array)
+        and positions.shape[0] > 1
+        and int(positions[-1]) - int(positions[0]) + 1 == positions.shape[0]
+        and bool((np.diff(positions) == 1).all())
+        and not pa.types.is_dictionary(array.type)
+    ):
+        return array.slice(int(positions[0]), positions.shape[0])
     taken = array.take(pa.array(positions, pa.int64()))
     taken = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
     return taken.cast(pa.string()) if pa.types.is_dictionary(taken.type) else taken
@@ -147,11 +156,19 @@ def _anchor_groups(
         )
 
 
-def shard_batches(spec: FormatSpec, inputs: ShardInputs, stats: dict) -> Iterator[pa.RecordBatch]:
-    """Record batches of the shard, in anchor order, at most ``SHARD_BATCH_ROWS`` anchors each."""
+def shard_batches(
+    spec: FormatSpec,
+    inputs: ShardInputs,
+    stats: dict,
+    *,
+    on_anchors: Callable[[int], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of the shard, in anchor order, at most ``SHARD_BATCH_ROWS`` anchors each;
+    ``on_anchors(n)`` is called once the batch of ``n`` anchors has been consumed."""
     schema = spec.schema()
     stats.setdefault("rows", 0)
     stats.setdefault("pairs_negative_rows_skipped", 0)
+    link_column = pa.array([], pa.string())  # one column of the link, sliced per batch
     for start, rows, sentence_cols in _anchor_groups(inputs, spec.n_sentences):
         ids = _take(inputs.sample_idx, rows)
         if spec.dataset_format == "single":
@@ -171,11 +188,15 @@ def shard_batches(spec: FormatSpec, inputs: ShardInputs, stats: dict) -> Iterato
             stats["pairs_negative_rows_skipped"] += skipped
             columns = batch_columns
         n_rows = len(columns[0])
-        columns.append(pa.array([inputs.link] * n_rows, pa.string()))
+        if len(link_column) < n_rows:
+            link_column = pa.array([inputs.link] * n_rows, pa.string())
+        columns.append(link_column.slice(0, n_rows))
         batch = pa.record_batch(columns, schema=schema)
         del columns, sentence_cols
         stats["rows"] += batch.num_rows
         yield batch
+        if on_anchors is not None:
+            on_anchors(len(rows))
         del batch
 
 
