@@ -113,3 +113,22 @@ def test_a_million_cells_map_without_reading_the_text(tmp_path: Path) -> None:
     taken = mapped.column("sample_idx").take(pa.array([5, 999_999]))
     assert taken.to_pylist() == ["cell5", "cell999999"]
     assert pa.total_allocated_bytes() - before < 1 << 20  # mapped: nothing of ~30 MB is copied
+
+
+def test_split_info_counts_pool_captions_and_batches(tmp_path: Path) -> None:
+    from adata_hf_datasets._files import write_table
+    from adata_hf_datasets.split_index import build_split_index
+
+    entries = []
+    for name, table in CHUNKS:
+        write_table(table, tmp_path / f"{name}.arrow")
+        entries.append((name, tmp_path / f"{name}.arrow", tmp_path / "unused.json"))
+    _, info = build_split_index(entries, needs_captions=True, needs_similarity=False)
+    assert info == {
+        "cells": 5,
+        "pool": 4,
+        "dropped_missing_caption": 1,
+        "batches": 3,  # b1, b2 and the missing batch
+        "captions": 3,  # zeta, alpha, émile: the missing one is not a caption
+        "chunks": ["chunk_0", "chunk_1"],
+    }

@@ -38,14 +38,21 @@ def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
-def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, int]:
-    """Integer codes in sorted order of the values (missing counts as ""), so that they do not
-    depend on chunk order. Strings sort by their UTF-8 bytes, which is code point order."""
+def _encode(values: pa.Array) -> tuple[pa.DictionaryArray, np.ndarray]:
+    """``values`` dictionary-encoded (missing values stay null), and integer codes in sorted
+    order of the values (missing counts as ""), so that codes do not depend on chunk order.
+    Strings sort by their UTF-8 bytes, which is code point order. One hash pass for both."""
     encoded = pc.dictionary_encode(pc.fill_null(values, ""))
     order = pc.array_sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
-    return rank[encoded.indices.to_numpy()], len(order)
+    indices = encoded.indices.to_numpy()
+    codes = rank[indices]
+    stored = pa.DictionaryArray.from_arrays(
+        pa.array(indices, mask=values.is_null().to_numpy(zero_copy_only=False)),
+        encoded.dictionary,
+    )
+    return stored, codes
 
 
 def index_table(metas: list[tuple[str, pa.Table]], *, needs_captions: bool) -> pa.Table:
@@ -70,8 +77,8 @@ def index_table(metas: list[tuple[str, pa.Table]], *, needs_captions: bool) -> p
         in_pool = np.ones(n, dtype=bool)
     pool_pos = np.full(n, -1, dtype=np.int64)
     pool_pos[in_pool] = np.arange(int(in_pool.sum()), dtype=np.int64)
-    batch_code, _ = _sorted_codes(batches)
-    caption_code, _ = _sorted_codes(captions)
+    batch_column, batch_code = _encode(batches)
+    caption_column, caption_code = _encode(captions)
     chunk = pa.DictionaryArray.from_arrays(
         pa.array(np.repeat(np.arange(len(names), dtype=np.int32), sizes)),
         pa.array(names, pa.string()),
@@ -84,8 +91,8 @@ def index_table(metas: list[tuple[str, pa.Table]], *, needs_captions: bool) -> p
     return pa.table(
         {
             "sample_idx": ids,
-            "caption": pc.dictionary_encode(captions),
-            "batch": pc.dictionary_encode(batches),
+            "caption": caption_column,
+            "batch": batch_column,
             "chunk": chunk,
             "row": pa.array(row),
             "pool_pos": pa.array(pool_pos),
@@ -122,13 +129,16 @@ def build_split_index(
         "pool": int(in_pool.sum()),
         "dropped_missing_caption": int(n - in_pool.sum()),
         "batches": int(pc.max(table.column("batch_code")).as_py()) + 1 if n else 0,
-        # the dictionary holds each caption once; out-of-pool rows have none
-        "captions": len(table.column("caption").combine_chunks().dictionary),
+        "captions": _distinct(table.column("caption_code").to_numpy()[in_pool]),
         "chunks": [name for name, _, _ in chunks],
     }
     if needs_similarity:
         info["similar_annotation"] = similar_annotations(parts)
     return table, info
+
+
+def _distinct(codes: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(codes))) if codes.size else 0
 
 
 def write_index(table: pa.Table, path: Path) -> None:
