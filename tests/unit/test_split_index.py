@@ -10,12 +10,10 @@ import pytest
 
 from adata_hf_datasets.split_index import (
     INDEX_COLUMNS,
-    chunk_mask,
     chunk_names,
     index_table,
     pool_index_rows,
     read_index,
-    read_pool_table,
     write_index,
 )
 
@@ -76,15 +74,12 @@ def test_text_columns_are_dictionary_encoded_and_keep_missing_values() -> None:
     assert table.column("batch").to_pylist() == ["b2", "b1", None, "b1", "b2"]
 
 
-def test_file_round_trip_and_pool_reads(tmp_path: Path) -> None:
+def test_file_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "train.arrow"
     table = index_table(CHUNKS, needs_captions=True)
     write_index(table, path)
     assert read_index(path).equals(table)
-    pool = read_pool_table(path, ["sample_idx", "chunk", "row"])
-    assert pool.column("sample_idx").to_pylist() == ["a", "c", "d", "e"]
-    assert chunk_mask(pool, "chunk_1").tolist() == [False, False, True, True]
-    assert not chunk_mask(pool, "chunk_9").any()
+    assert pool_index_rows(read_index(path)).tolist() == [0, 2, 3, 4]
     assert not list(tmp_path.glob(".*partial"))  # written atomically
 
 
@@ -132,3 +127,62 @@ def test_split_info_counts_pool_captions_and_batches(tmp_path: Path) -> None:
         "captions": 3,  # zeta, alpha, émile: the missing one is not a caption
         "chunks": ["chunk_0", "chunk_1"],
     }
+
+
+def test_stored_negative_pool_samples_exactly_like_a_fresh_one(tmp_path: Path) -> None:
+    from adata_hf_datasets.negatives import NegativePool, chunk_rng, sample_negatives
+    from adata_hf_datasets.split_index import (
+        negative_pool,
+        read_negative_pool,
+        write_negative_pool,
+    )
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    big = meta(
+        [f"c{i}" for i in range(n)],
+        [None if i % 97 == 0 else f"caption {c}" for i, c in enumerate(rng.integers(0, 40, n))],
+        [f"b{b}" for b in rng.integers(0, 4, n)],
+    )
+    index = index_table([("chunk_0", big)], needs_captions=True)
+    fresh = negative_pool(index)
+    write_negative_pool(fresh, tmp_path / "pool.arrow")
+    before = pa.total_allocated_bytes()
+    stored = read_negative_pool(tmp_path / "pool.arrow")
+    assert pa.total_allocated_bytes() - before < 4096  # mapped, not copied
+    assert (stored.n, stored.n_batches, stored.n_captions) == (
+        fresh.n,
+        fresh.n_batches,
+        fresh.n_captions,
+    )
+    anchors = np.arange(fresh.n)
+    expected = sample_negatives(fresh, anchors, k=5, rng=chunk_rng(1, "train", "chunk_0"))
+    got = sample_negatives(stored, anchors, k=5, rng=chunk_rng(1, "train", "chunk_0"))
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert got[1] == expected[1]
+    assert isinstance(stored, NegativePool)
+
+
+def test_a_pool_file_from_elsewhere_is_refused(tmp_path: Path) -> None:
+    from adata_hf_datasets._files import write_table
+    from adata_hf_datasets.negatives import NegativePool
+    from adata_hf_datasets.split_index import read_negative_pool
+
+    write_table(pa.table({"x": [1]}), tmp_path / "other.arrow")
+    with pytest.raises(ValueError, match="not a negative pool file"):
+        read_negative_pool(tmp_path / "other.arrow")
+    arrays = NegativePool(np.array([0, 1]), np.array([0, 1])).arrays()
+    arrays["rank_a"] = arrays["rank_a"].astype(np.int64)
+    with pytest.raises(ValueError, match="'rank_a' must be int32"):
+        NegativePool.from_arrays(arrays, n_batches=2, n_captions=2)
+
+
+def test_chunk_pool_rows_reads_the_chunk_slice() -> None:
+    from adata_hf_datasets.split_index import chunk_pool_rows
+
+    table = index_table(CHUNKS, needs_captions=True)
+    positions, rows = chunk_pool_rows(table, "chunk_0")
+    assert positions.tolist() == [0, 1] and rows.tolist() == [0, 2]  # "b" has no caption
+    positions, rows = chunk_pool_rows(table, "chunk_1")
+    assert positions.tolist() == [2, 3] and rows.tolist() == [0, 1]
+    assert chunk_pool_rows(table, "chunk_7")[0].size == 0

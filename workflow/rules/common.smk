@@ -72,9 +72,7 @@ def get_split_inspections(wildcards):
 def get_all_inspections(wildcards):
     metas, reports = [], []
     for split in SPLITS:
-        metas += per_chunk(
-            f"results/validate/{NAME}/{{split}}/{{chunk}}.arrow", split
-        )
+        metas += per_chunk(f"results/validate/{NAME}/{{split}}/{{chunk}}.arrow", split)
         reports += per_chunk(f"results/validate/{NAME}/{{split}}/{{chunk}}.json", split)
     return {"metas": metas, "reports": reports}
 

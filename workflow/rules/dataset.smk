@@ -12,7 +12,7 @@ rule write_shard:
         "../../envs/adata-hf-datasets.yaml"
     resources:
         mem_mb=mem_mb_for(
-            base=2000, sentences=2000, index=8000, negatives=4000, meta=8000
+            base=2000, sentences=2000, index=2000, negatives=4000, meta=8000
         ),
         runtime=runtime_for(base=10, sentences=10, index=10),
     params:

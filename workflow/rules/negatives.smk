@@ -1,6 +1,7 @@
 rule sample_negatives:
     input:
         index=f"results/index/{NAME}/{{split}}.arrow",
+        pool=f"results/negative_pool/{NAME}/{{split}}.arrow",
     output:
         negatives=f"results/negatives/{NAME}/{{split}}/{{chunk}}.arrow",
         counts=f"results/negatives/{NAME}/{{split}}/{{chunk}}.json",
@@ -11,8 +12,9 @@ rule sample_negatives:
     conda:
         "../../envs/adata-hf-datasets.yaml"
     resources:
-        mem_mb=mem_mb_for(base=1000, index=8000),
-        runtime=runtime_for(base=10, index=10),
+        # the pool is mapped (all of it is touched), the index only where the chunk is
+        mem_mb=mem_mb_for(base=1000, pool=2000),
+        runtime=runtime_for(base=10, pool=10),
     params:
         k=SETTINGS.negatives_per_sample,
         seed=SETTINGS.seed,

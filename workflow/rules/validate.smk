@@ -41,6 +41,7 @@ rule split_index:
     output:
         index=f"results/index/{NAME}/{{split}}.arrow",
         info=f"results/index/{NAME}/{{split}}.json",
+        pool=f"results/negative_pool/{NAME}/{{split}}.arrow",
     log:
         f"logs/split_index/{NAME}/{{split}}.log",
     benchmark:
@@ -48,7 +49,7 @@ rule split_index:
     conda:
         "../../envs/adata-hf-datasets.yaml"
     resources:
-        mem_mb=mem_mb_for(base=1000, metas=8000),
+        mem_mb=mem_mb_for(base=1000, metas=4000),
         runtime=runtime_for(base=10, metas=10),
     params:
         chunks=lambda wildcards: [c.name for c in CHUNKS[wildcards.split]],

@@ -14,6 +14,7 @@ def main(smk, log):
         chunk=smk.wildcards.chunk,
         k=smk.params.k,
         seed=smk.params.seed,
+        pool_path=smk.input.pool,
     )
     write_negatives(table, smk.output.negatives)
     write_json(smk.output.counts, counts.to_dict())

@@ -1,6 +1,11 @@
 """split_index: concatenate the chunks' meta tables of one split into the negatives pool."""
 
-from adata_hf_datasets.split_index import build_split_index, write_index
+from adata_hf_datasets.split_index import (
+    build_split_index,
+    negative_pool,
+    write_index,
+    write_negative_pool,
+)
 from adata_hf_datasets.workflow_support import run_step, write_json
 
 
@@ -12,6 +17,7 @@ def main(smk, log):
         needs_similarity=smk.params.needs_similarity,
     )
     write_index(table, smk.output.index)
+    write_negative_pool(negative_pool(table), smk.output.pool)  # sorted once for all jobs
     write_json(smk.output.info, info)
     log.info(
         "split %s: %d cells, %d in the pool, %d dropped (missing caption), %d captions, %d batches",

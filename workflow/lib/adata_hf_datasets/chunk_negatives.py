@@ -8,36 +8,35 @@ import numpy as np
 import pyarrow as pa
 
 from ._files import read_table, write_table
-from .negatives import FallbackCounts, NegativePool, chunk_rng, sample_negatives
-from .split_index import chunk_mask, read_pool_table
+from .negatives import FallbackCounts, chunk_rng, sample_negatives
+from .split_index import chunk_pool_rows, negative_pool, read_index, read_negative_pool
 
 
 def chunk_negatives(
-    index_path: Path, *, split: str, chunk: str, k: int, seed: int
+    index_path: Path,
+    *,
+    split: str,
+    chunk: str,
+    k: int,
+    seed: int,
+    pool_path: Path | None = None,
 ) -> tuple[pa.Table, FallbackCounts]:
     """Negatives for the anchors of ``chunk``: a table ``row, negative_1 .. negative_k``.
 
     ``row`` is the anchor's row in the chunk; ``negative_i`` a pool position in the split index.
     The random stream comes from (seed, split, chunk) only, so the result does not depend on
-    how many jobs run or in which order.
+    how many jobs run or in which order. ``pool_path``: the split's stored negative pool
+    (mapped: the job then reads nothing of the split but its chunk's slice of the index);
+    without it the pool is built from the index.
     """
-    pool = read_pool_table(index_path, ["chunk", "row", "batch_code", "caption_code"])
-    mine = chunk_mask(pool, chunk)
-    anchors = np.flatnonzero(mine).astype(np.int64)
-    negatives, counts = sample_negatives(
-        NegativePool(_numpy(pool, "batch_code"), _numpy(pool, "caption_code")),
-        anchors,
-        k=k,
-        rng=chunk_rng(seed, split, chunk),
-    )
-    columns = {"row": pa.array(_numpy(pool, "row")[mine].astype(np.int32))}
+    index = read_index(index_path)
+    anchors, rows = chunk_pool_rows(index, chunk)
+    pool = read_negative_pool(pool_path) if pool_path is not None else negative_pool(index)
+    negatives, counts = sample_negatives(pool, anchors, k=k, rng=chunk_rng(seed, split, chunk))
+    columns = {"row": pa.array(rows.astype(np.int32))}
     for j in range(k):
         columns[f"negative_{j + 1}"] = pa.array(negatives[:, j].astype(np.int64))
     return pa.table(columns), counts
-
-
-def _numpy(table: pa.Table, name: str) -> np.ndarray:
-    return table.column(name).combine_chunks().to_numpy()
 
 
 def write_negatives(table: pa.Table, path: Path) -> None:

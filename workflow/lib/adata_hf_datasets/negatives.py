@@ -239,13 +239,13 @@ class NegativePool:
         self.n = n
         self.batch_codes = _read_only(batch.copy())
         self.caption_codes = _read_only(caption.copy())
-        # int32 halves memory traffic; 2n must fit because both orderings share one array.
-        index_dtype = np.int32 if 2 * n < 2**31 else np.int64
+        index_dtype = _index_dtype(n)  # int32 halves memory traffic
         self._index_dtype = index_dtype
 
         order_a, (batch_a, caption_a) = _sort_order([batch, caption], n)
         order_b, (caption_b,) = _sort_order([caption], n)
-        self._orders = _read_only(np.concatenate([order_a, order_b]).astype(index_dtype))
+        self._order_a = _read_only(order_a.astype(index_dtype))
+        self._order_b = _read_only(order_b.astype(index_dtype))
 
         self._rank_a = np.empty(n, dtype=index_dtype)
         self._rank_a[order_a] = np.arange(n, dtype=index_dtype)
@@ -281,6 +281,61 @@ class NegativePool:
 
     def __repr__(self) -> str:
         return f"NegativePool(n={self.n}, n_batches={self.n_batches}, n_captions={self.n_captions})"
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The precomputed arrays by name: with :attr:`n_batches` and :attr:`n_captions`, all
+        that :meth:`from_arrays` needs to rebuild the pool without sorting again (the workflow
+        stores them once per split; each negatives job maps them)."""
+        return {name: getattr(self, attribute) for name, attribute in _STORED.items()}
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], *, n_batches: int, n_captions: int
+    ) -> NegativePool:
+        """The pool from :meth:`arrays` (read-only views, e.g. of a memory-mapped file)."""
+        if set(arrays) != set(_STORED):
+            raise ValueError(
+                f"NegativePool.from_arrays: expected arrays {sorted(_STORED)}, got {sorted(arrays)}"
+            )
+        n = int(np.asarray(arrays["batch_codes"]).shape[0])
+        index_dtype = _index_dtype(n)
+        pool = cls.__new__(cls)
+        pool.n, pool.n_batches, pool.n_captions = n, int(n_batches), int(n_captions)
+        pool._index_dtype = index_dtype
+        for name, attribute in _STORED.items():
+            array = np.asarray(arrays[name])
+            dtype = np.int64 if name.endswith("codes") else index_dtype
+            if array.shape != (n,) or array.dtype != dtype:
+                raise ValueError(
+                    f"NegativePool.from_arrays: '{name}' must be {np.dtype(dtype)} of length {n}, "
+                    f"got {array.dtype} of shape {array.shape} (rebuild the split index)"
+                )
+            if array.flags.writeable:
+                array = _read_only(array.view())
+            setattr(pool, attribute, array)
+        return pool
+
+
+def _index_dtype(n: int) -> type[np.integer]:
+    # 2n must fit: a rank plus an offset of n appears in the sampler's arithmetic.
+    return np.int32 if 2 * n < 2**31 else np.int64
+
+
+# Stored name -> attribute of the precomputed pool arrays.
+_STORED = {
+    "batch_codes": "batch_codes",
+    "caption_codes": "caption_codes",
+    "order_a": "_order_a",
+    "order_b": "_order_b",
+    "rank_a": "_rank_a",
+    "rank_b": "_rank_b",
+    "batch_start": "_batch_start",
+    "batch_end": "_batch_end",
+    "group_start": "_group_start",
+    "group_end": "_group_end",
+    "caption_start": "_caption_start",
+    "caption_end": "_caption_end",
+}
 
 
 def _as_anchor_positions(anchors: np.ndarray, n: int) -> np.ndarray:
@@ -493,11 +548,11 @@ def _sample_block(
         repeat_rows = np.flatnonzero(level == _REPEAT) if present[_REPEAT] else None
         if repeat_rows is not None:
             rank[repeat_rows] = 0  # keep the gather in bounds; overwritten below
-        if in_b is not None:
-            position = pool._orders[rank + in_b * n_pool]  # ordering B follows A in _orders
+        position = pool._order_a[rank]
+        if in_b is not None:  # those ranks are in ordering B
+            position[in_b] = pool._order_b[rank[in_b]]
             new_rank_a = np.where(in_b, pool._rank_a[position], rank)
         else:
-            position = pool._orders[rank]
             new_rank_a = rank
         new_rank_b = pool._rank_b[position]
 

@@ -4,10 +4,13 @@ Built from the chunks' meta tables only (never X). Negatives are drawn from this
 depend on captions and batches alone; the sentence step reads only the annotation mapping.
 
 The index is an uncompressed Arrow IPC file, memory-mapped by the jobs that read it: a
-negatives job maps its integer columns without decoding anything, and a shard job reads the
-ids and captions of its negatives' rows only. Neither reads the split's text, which would make
-every per-chunk job grow with the split (at a million cells, decoding it cost a shard job more
-than its own work). Text columns other than the ids are dictionary-encoded.
+negatives job reads the slice of its chunk, and a shard job the ids and captions of its
+negatives' rows only. Beside it, the split's negative pool (the sorted orderings and block
+bounds of :class:`~adata_hf_datasets.negatives.NegativePool`) is computed once and mapped by
+every negatives job. So no per-chunk job decodes or sorts the whole split, which made each of
+them grow with the split (at a million cells, decoding the ids cost a shard job more than its
+own work, and sorting the pool again cost each negatives job four times its sampling). Text
+columns other than the ids are dictionary-encoded.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._files import read_table, write_table
+from .negatives import NegativePool
 
 INDEX_COLUMNS = (
     "sample_idx",
@@ -171,34 +175,72 @@ def similar_annotations(parts: list[dict]) -> dict[str, str]:
     return most_similar_other(centroids, labels)
 
 
+_POOL_METADATA = b"adata_hf_datasets.negative_pool"
+
+
+def negative_pool(index: pa.Table) -> NegativePool:
+    """The negative pool of a split index: its cells with a caption, by pool position."""
+    in_pool = index.column("pool_pos").to_numpy() >= 0
+    return NegativePool(
+        index.column("batch_code").to_numpy()[in_pool],
+        index.column("caption_code").to_numpy()[in_pool],
+    )
+
+
+def write_negative_pool(pool: NegativePool, path: Path) -> None:
+    """Store the pool's precomputed arrays (memory-mappable, see :func:`read_negative_pool`)."""
+    arrays = {name: pa.array(values) for name, values in pool.arrays().items()}
+    counts = {"n_batches": pool.n_batches, "n_captions": pool.n_captions}
+    table = pa.table(arrays, metadata={_POOL_METADATA: json.dumps(counts)})
+    write_table(table, path)
+
+
+def read_negative_pool(path: Path) -> NegativePool:
+    """The pool written by :func:`write_negative_pool`, its arrays mapped (no copy, no sort)."""
+    table = read_table(path)
+    raw = (table.schema.metadata or {}).get(_POOL_METADATA)
+    if raw is None:
+        raise ValueError(f"{path}: not a negative pool file (rebuild it: rerun split_index)")
+    arrays = {
+        name: (
+            table.column(name).chunk(0).to_numpy()  # zero-copy (raises if it would copy)
+            if table.column(name).num_chunks
+            else np.empty(0, table.schema.field(name).type.to_pandas_dtype())
+        )
+        for name in table.column_names
+    }
+    return NegativePool.from_arrays(arrays, **json.loads(raw))
+
+
+def chunk_pool_rows(index: pa.Table, chunk: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(pool positions, chunk rows)`` of the cells of ``chunk`` that are in the pool.
+
+    A chunk's cells are one contiguous run of the index (chunks are concatenated in order),
+    so only that slice of the mapped file is read.
+    """
+    column = index.column("chunk").combine_chunks()
+    names = column.dictionary.to_pylist()
+    codes = column.indices.to_numpy()
+    if chunk not in names:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
+    code = names.index(chunk)
+    lo, hi = (int(x) for x in np.searchsorted(codes, [code, code + 1]))
+    inside = bool((codes[lo:hi] == code).all())
+    bounded = (lo == 0 or codes[lo - 1] < code) and (hi == len(codes) or codes[hi] > code)
+    if not (inside and bounded):  # index_table writes chunks in order: a foreign file
+        raise ValueError(f"split index: the rows of chunk '{chunk}' are not contiguous")
+    pool_pos = index.column("pool_pos").to_numpy()[lo:hi]
+    rows = index.column("row").to_numpy()[lo:hi]
+    in_pool = pool_pos >= 0
+    return pool_pos[in_pool].astype(np.int64), rows[in_pool]
+
+
 def pool_index_rows(table: pa.Table) -> np.ndarray | None:
     """Index row of every pool position, or None when they coincide (no cell left out)."""
     pool_pos = table.column("pool_pos").to_numpy()
     if not pool_pos.size or pool_pos.min() >= 0:
         return None
     return np.flatnonzero(pool_pos >= 0)
-
-
-def read_pool_table(index_path: Path, columns: list[str]) -> pa.Table:
-    """Columns of the pool part of a split index, indexed by pool position.
-
-    Pool positions follow index order, so the pool is the index without the rows left out;
-    when none is left out the columns are the memory-mapped file itself (no copy).
-    """
-    table = read_index(index_path)
-    rows = pool_index_rows(table)
-    table = table.select(columns)
-    return table if rows is None else table.take(pa.array(rows))
-
-
-def chunk_mask(table: pa.Table, chunk: str) -> np.ndarray:
-    """True on the rows of ``table`` (an index or its pool) that belong to ``chunk``."""
-    column = table.column("chunk").combine_chunks()
-    names = column.dictionary.to_pylist()
-    codes = column.indices.to_numpy()
-    if chunk not in names:
-        return np.zeros(len(codes), dtype=bool)
-    return codes == names.index(chunk)
 
 
 def chunk_names(table: pa.Table) -> np.ndarray:
