@@ -27,6 +27,7 @@ cores); ``--smoke`` runs everything tiny in under a minute (the test suite uses 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -318,11 +319,28 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _prefault(megabytes: int) -> None:
+    """Touch and free ``megabytes`` of memory, then reset the peak-RSS mark (--prefault-mb).
+
+    On a VM whose host reclaims free guest memory, a fresh process pays a host fault for
+    every page it touches (see ``memory_probe``); memory freed a moment ago is warm again.
+    This measures the code as it runs on a machine without that cost.
+    """
+    import numpy as np
+
+    block = np.ones(megabytes << 20, dtype=np.uint8)
+    del block
+    with contextlib.suppress(OSError):  # not Linux: the peak then includes the prefault
+        Path("/proc/self/clear_refs").write_text("5")  # VmHWM := current RSS
+
+
 def child_main(task_json: str) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
     task = json.loads(task_json)
+    if task.get("prefault_mb"):
+        _prefault(task["prefault_mb"])
     # Imports first: a task's timers and CPU time cover its work only.
     import anndata  # noqa: F401
     import pyarrow.ipc  # noqa: F401
@@ -344,6 +362,7 @@ def child_main(task_json: str) -> None:
 
 
 WAIT_IDLE = {"max_seconds": 0.0, "waited": []}
+PREFAULT = {"mb": 0}
 
 
 def wait_idle() -> None:
@@ -371,6 +390,7 @@ def run_child(task: dict) -> dict:
     """
     os.sync()
     wait_idle()
+    task = {**task, "prefault_mb": PREFAULT["mb"]}
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task)]
     proc = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARK)]
@@ -1128,6 +1148,37 @@ def evaluate_targets(args, results: Results, data: dict) -> None:
 # ----------------------------------------------------------------------------- main
 
 
+def memory_probe(workdir: Path, *, megabytes: int = 512) -> dict:
+    """How fast this machine gives a process fresh memory and page cache, in MB/s.
+
+    Both bound every step that writes large outputs (a shard of 4096-gene sentences is ~18 KB
+    a cell). On a laptop or a cluster node both are several GB/s; on a VM whose host reclaims
+    the guest's free memory, touching it again can cost 10 to 20 times more. Each probe runs
+    in a fresh process, the page-cache one first (memory freed by one probe is warm for the
+    next for a few seconds).
+    """
+    path = workdir / ".memory-probe"
+    probes = {
+        "page_cache_write_mb_s": (
+            "import time; block = bytes(1 << 20); t = time.perf_counter()\n"
+            f"with open({str(path)!r}, 'wb') as out:\n"
+            f"    for _ in range({megabytes}): out.write(block)\n"
+            "print(time.perf_counter() - t)"
+        ),
+        "fresh_memory_mb_s": (
+            "import time, numpy as np; t = time.perf_counter(); "
+            f"a = np.ones({megabytes} << 20, dtype=np.uint8); print(time.perf_counter() - t)"
+        ),
+    }
+    result = {}
+    for name, code in probes.items():
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        seconds = float(run.stdout) if run.returncode == 0 else None
+        result[name] = round(megabytes / seconds) if seconds else None
+    path.unlink(missing_ok=True)
+    return result
+
+
 def machine_info() -> dict:
     info = {
         "python": platform.python_version(),
@@ -1221,6 +1272,14 @@ def parse_args(argv=None):
         metavar="SECONDS",
         help="before each timed run, wait up to SECONDS for idle CPUs (shared machines)",
     )
+    run.add_argument(
+        "--prefault-mb",
+        type=int,
+        default=0,
+        metavar="MB",
+        help="in-process tasks first touch and free MB of memory (VMs whose host reclaims "
+        "free memory: measure the code, not the page faults; see the README)",
+    )
     run.add_argument("--keep", action="store_true", help="keep generated data and runs")
     run.add_argument("--out", type=Path, default=BENCH / "out", help="folder of the JSON result")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -1261,11 +1320,24 @@ def main(argv=None) -> int:
         args.workdir = Path(temp)
     args.workdir.mkdir(parents=True, exist_ok=True)
     WAIT_IDLE["max_seconds"] = args.wait_idle
+    PREFAULT["mb"] = args.prefault_mb
     results = Results()
     results.sizes_differ = args.smoke
     data: dict = {}
     started = time.perf_counter()
     info = machine_info()
+    if args.prefault_mb:
+        results.notes.append(
+            f"in-process tasks ran after touching and freeing {args.prefault_mb:,} MB "
+            "(--prefault-mb); Snakemake jobs did not"
+        )
+    info["memory_probe"] = memory_probe(args.workdir, megabytes=64 if args.smoke else 512)
+    results.notes.append(
+        "machine: fresh memory {fresh_memory_mb_s:,} MB/s, page-cache writes "
+        "{page_cache_write_mb_s:,} MB/s (first touch; see the README)".format(
+            **info["memory_probe"]
+        )
+    )
     try:
         if {"hot", "baseline"} & set(args.suites):
             t = time.perf_counter()

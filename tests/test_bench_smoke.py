@@ -25,6 +25,8 @@ def test_bench_smoke_writes_every_stage(tmp_path):
             str(tmp_path / "work"),
             "--out",
             str(out),
+            "--prefault-mb",
+            "16",
         ],
         capture_output=True,
         text=True,
@@ -49,6 +51,10 @@ def test_bench_smoke_writes_every_stage(tmp_path):
     targets = {t["target"] for t in payload["targets"]}
     assert targets >= {"A_chunk_rate", "A_memory", "neg_rate", "B_no_x", "e2e_wall"}
     assert {"machine", "arguments", "notes"} <= set(payload)
+    probe = payload["machine"]["memory_probe"]  # the machine's bound, beside its figures
+    assert set(probe) == {"fresh_memory_mb_s", "page_cache_write_mb_s"}
+    assert all(value > 0 for value in probe.values())
+    assert payload["arguments"]["prefault_mb"] == 16
     # X is never read by workload B (instrumented in-process, poisoned in the workflow)
     (no_x,) = [t for t in payload["targets"] if t["target"] == "B_no_x"]
     assert no_x["met"] is True
