@@ -24,7 +24,7 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks (~15 minutes on 2 cores); BENCH_ARGS="--smoke" for a one-minute check.
+# Benchmarks (~25 minutes on 2 cores, 3 runs each); BENCH_ARGS="--smoke" for a one-minute check.
 bench: install
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
 
