@@ -496,7 +496,10 @@ def test_example_on_slurm_equals_a_local_run(slurm_cluster, workdir):
     # The dataset is the local run's, byte for byte (every .arrow, json, card, parquet).
     assert _finish(local, 300) == 0, (workdir / "local.log").read_text()[-5000:]
     slurm_files, local_files = _dataset_files(slurm_dir), _dataset_files(local_dir)
-    assert sum(name.endswith(".arrow") for name in local_files) == 3 * len(CHUNKS)
+    # per chunk: meta, sentences, negatives, shard and its dataset copy; per split: index, pool
+    splits = {split for split, _ in CHUNKS}
+    arrow_files = sum(name.endswith(".arrow") for name in local_files)
+    assert arrow_files == 5 * len(CHUNKS) + 2 * len(splits)
     _assert_same_files(slurm_files, local_files)
 
 
