@@ -70,6 +70,13 @@ def text_array(values: Any) -> pa.Array:
     return pa.array(as_text(values), pa.string())
 
 
+def plain_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Text as one plain string array: chunks combined, a dictionary-encoded column decoded."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.cast(pa.string()) if pa.types.is_dictionary(values.type) else values
+
+
 def missing_text(values: pa.Array) -> np.ndarray:
     """True where a text value is missing (null) or blank (empty or only whitespace).
 
@@ -186,8 +193,6 @@ class ChunkReader:
                     return _categorical_arrow(element)
                 if encoding == "array" and len(getattr(element, "shape", ())) == 1:
                     return text_array(np.asarray(element[...]))  # numbers, booleans
-            except ChunkReadError:
-                raise
             except Exception as error:
                 raise ChunkReadError(
                     f"{self.path}: element '{key}' cannot be read ({type(error).__name__}: {error})"

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from .anndata_io import as_text
 from .config import CAPTION_FORMATS
 from .discovery import chunk_name as chunk_name_of
-from .negatives import NegativePool, chunk_rng, sample_negatives
+from .negatives import chunk_rng, sample_negatives
 from .sentences import (
     CellSentenceBuilder,
     append_annotation,
@@ -35,7 +35,7 @@ from .sentences import (
     resolve_gene_names,
 )
 from .shards import FormatSpec, ShardInputs, shard_batches
-from .split_index import chunk_names, index_table, similar_annotations
+from .split_index import chunk_names, index_table, negative_pool, similar_annotations
 from .validation import annotation_sums, missing_mask
 
 log = logging.getLogger(__name__)
@@ -301,19 +301,13 @@ class AnnDataSetConstructor:
 
         batches: list[pa.RecordBatch] = []
         self.stats = {"chunks": {}}
-        negative_pool = (
-            NegativePool(
-                pool.column("batch_code").to_numpy(), pool.column("caption_code").to_numpy()
-            )
-            if needs_captions
-            else None
-        )
+        pool_of_split = negative_pool(index) if needs_captions else None
         for chunk in self.chunks:
             stats: dict = {}
             if needs_captions:
                 anchors = np.flatnonzero(pool_chunk == chunk.name).astype(np.int64)
                 negatives, counts = sample_negatives(
-                    negative_pool,
+                    pool_of_split,
                     anchors,
                     k=self.negatives_per_sample,
                     rng=chunk_rng(self.seed, self.split, chunk.name),

@@ -317,7 +317,7 @@ class NegativePool:
 
 
 def _index_dtype(n: int) -> type[np.integer]:
-    # 2n must fit: a rank plus an offset of n appears in the sampler's arithmetic.
+    # int32 with headroom: the sampler's sums of ranks and offsets stay below 2n.
     return np.int32 if 2 * n < 2**31 else np.int64
 
 

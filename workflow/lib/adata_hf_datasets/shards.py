@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from .anndata_io import plain_text
+
 SHARD_BATCH_ROWS = 8192
 
 
@@ -75,9 +77,7 @@ def _take(array: pa.Array | pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
         and not pa.types.is_dictionary(array.type)
     ):
         return array.slice(int(positions[0]), positions.shape[0])
-    taken = array.take(pa.array(positions, pa.int64()))
-    taken = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
-    return taken.cast(pa.string()) if pa.types.is_dictionary(taken.type) else taken
+    return plain_text(array.take(pa.array(positions, pa.int64())))
 
 
 @dataclass

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._files import read_table, write_table
+from .anndata_io import plain_text
 from .negatives import NegativePool
 
 INDEX_COLUMNS = (
@@ -35,11 +36,6 @@ INDEX_COLUMNS = (
     "batch_code",
     "caption_code",
 )
-
-
-def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
 def _encode(values: pa.Array) -> tuple[pa.DictionaryArray, np.ndarray]:
@@ -70,7 +66,7 @@ def index_table(metas: list[tuple[str, pa.Table]], *, needs_captions: bool) -> p
     sizes = np.array([meta.num_rows for _, meta in metas], dtype=np.int64)
 
     def column(name: str) -> pa.Array:
-        parts = [_text(meta.column(name)) for _, meta in metas]
+        parts = [plain_text(meta.column(name)) for _, meta in metas]
         return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
     ids, captions, batches = column("sample_idx"), column("caption"), column("batch")

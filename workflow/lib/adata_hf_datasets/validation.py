@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._files import atomic_path, read_table, write_table
-from .anndata_io import ChunkReader, ChunkReadError, missing_text, text_array
+from .anndata_io import ChunkReader, ChunkReadError, missing_text, plain_text, text_array
 
 # pandas is imported only to describe duplicate ids: a validation job reads obs as Arrow.
 
@@ -65,9 +65,7 @@ def _where(values: pa.Array, mask: np.ndarray) -> list:
 
 def _as_string(values: pa.Array | None, n: int) -> pa.Array:
     """A meta column: plain strings (a dictionary column decoded), all null when absent."""
-    if values is None:
-        return pa.nulls(n, pa.string())
-    return values.cast(pa.string()) if pa.types.is_dictionary(values.type) else values
+    return pa.nulls(n, pa.string()) if values is None else plain_text(values)
 
 
 def inspect_chunk(path: Path, spec: InspectionSpec) -> tuple[pa.Table, dict]:
