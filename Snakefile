@@ -4,7 +4,7 @@ from snakemake.utils import min_version
 min_version("9.27")
 
 
-configfile: "config/config.yaml"
+configfile: workflow.current_basedir.join("config/config.yaml").get_path_or_uri(secret_free=True)
 
 
 include: "workflow/rules/common.smk"

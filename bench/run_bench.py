@@ -44,7 +44,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
-for _path in (str(REPO / "workflow" / "lib"), str(BENCH)):
+for _path in (str(REPO / "workflow" / "lib"), str(BENCH), str(REPO)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
@@ -103,34 +103,37 @@ def _matrix_chunks_read(keys: list[str]) -> int:
     return sum(k.startswith(("X/", "raw/X/", "layers/")) for k in data)
 
 
-def _inspection_spec(workload: str):
-    from adata_hf_datasets.validation import InspectionSpec
+def _settings(workload: str, **creation):
+    """The workflow's settings of a workload (the specs of every step come from them)."""
+    from adata_hf_datasets.config import validate_config
 
-    gene_lists = "cell_sentence" in WORKLOADS[workload]["sentence_keys"]
-    return InspectionSpec(
-        caption_key="caption",
-        batch_key="batch",
-        annotation_key=None,
-        required_obsm_keys=("X_pca",),
-        needs_captions=True,
-        needs_expression=gene_lists,
-        expression_matrix="X",
-        gene_name_column="gene_name" if gene_lists else "",
-    )
+    config = {
+        "dataset": {"name": "bench"},
+        "caption_key": "caption",
+        "batch_key": "batch",
+        "dataset_creation": {
+            "data_dir": "data",
+            "sentence_keys": list(WORKLOADS[workload]["sentence_keys"]),
+            "required_obsm_keys": ["X_pca"],
+            **creation,
+        },
+    }
+    return validate_config(config)
 
 
 def _task_validate(task: dict) -> dict:
-    from adata_hf_datasets.validation import inspect_chunk, write_inspection
+    from adata_hf_datasets.steps.validate import inspect_chunk, write_inspection
 
     out = Path(task["out"])
+    spec = _settings(task["workload"]).inspection_spec()
     t = time.perf_counter()
-    meta, report = inspect_chunk(Path(task["chunk"]), _inspection_spec(task["workload"]))
+    meta, report = inspect_chunk(Path(task["chunk"]), spec)
     write_inspection(meta, report, meta_path=out / "meta.arrow", report_path=out / "report.json")
-    return {"seconds": time.perf_counter() - t, "cells": report["n_obs"]}
+    return {"seconds": time.perf_counter() - t, "cells": report.n_obs}
 
 
 def _task_split_index(task: dict) -> dict:
-    from adata_hf_datasets.split_index import (
+    from adata_hf_datasets.steps.split_index import (
         build_split_index,
         negative_pool,
         write_index,
@@ -146,44 +149,45 @@ def _task_split_index(task: dict) -> dict:
     )
     write_index(table, out / "index.arrow")
     write_negative_pool(negative_pool(table), out / "pool.arrow")
-    (out / "index.json").write_text(json.dumps(info))
-    return {"seconds": time.perf_counter() - t, "cells": info["cells"]}
+    info.write(out / "index.json")
+    return {"seconds": time.perf_counter() - t, "cells": info.cells}
 
 
 def _task_sentences(task: dict) -> dict:
-    from adata_hf_datasets.chunk_sentences import SentenceSpec, write_chunk_sentences
+    from adata_hf_datasets.steps.sentences import write_chunk_sentences
 
     out = Path(task["out"])
-    spec = SentenceSpec(
-        sentence_keys=tuple(WORKLOADS[task["workload"]]["sentence_keys"]),
-        cs_length=task["cs_length"],
+    spec = _settings(task["workload"], cs_length=task["cs_length"]).sentence_spec()
+    t = time.perf_counter()
+    rows = write_chunk_sentences(
+        Path(task["chunk"]),
+        out / "sentences.arrow",
+        spec,
         row_block_size=task["row_block_size"],
     )
-    t = time.perf_counter()
-    rows = write_chunk_sentences(Path(task["chunk"]), out / "sentences.arrow", spec)
     return {"seconds": time.perf_counter() - t, "cells": rows}
 
 
 def _task_negatives(task: dict) -> dict:
-    from adata_hf_datasets.chunk_negatives import chunk_negatives, write_negatives
+    from adata_hf_datasets.steps.negatives import chunk_negatives, write_negatives
 
     out = Path(task["out"])
     t = time.perf_counter()
     table, _ = chunk_negatives(
         out / "index.arrow",
+        out / "pool.arrow",
         split="train",
         chunk="chunk_0",
         k=task["k"],
         seed=SEED,
-        pool_path=out / "pool.arrow",
     )
     write_negatives(table, out / "negatives.arrow")
     return {"seconds": time.perf_counter() - t, "cells": table.num_rows}
 
 
 def _task_shard(task: dict) -> dict:
-    from adata_hf_datasets.chunk_shard import build_chunk_shard
-    from adata_hf_datasets.shards import FormatSpec
+    from adata_hf_datasets.core.formats import FormatSpec
+    from adata_hf_datasets.steps.shard import build_chunk_shard
 
     out = Path(task["out"])
     spec = FormatSpec(
@@ -202,15 +206,15 @@ def _task_shard(task: dict) -> dict:
         negatives_path=out / "negatives.arrow",
         shard_path=out / "shard.arrow",
     )
-    return {"seconds": time.perf_counter() - t, "cells": stats["samples"]}
+    return {"seconds": time.perf_counter() - t, "cells": stats.samples}
 
 
 def _task_rank_text(task: dict) -> dict:
     """Read X in row blocks, rank, build text: each part timed on its own, one block held."""
     import numpy as np
 
-    from adata_hf_datasets.anndata_io import ChunkReader
-    from adata_hf_datasets.sentences import CellSentenceBuilder
+    from adata_hf_datasets.core.ranking import CellSentenceBuilder
+    from adata_hf_datasets.io.reader import ChunkReader
 
     seconds = {"read": 0.0, "rank": 0.0, "text": 0.0}
     cells = 0
@@ -239,7 +243,7 @@ def _task_sample(task: dict) -> dict:
     """Negative sampling alone: a pool of ``pool`` cells, the anchors of one chunk."""
     import numpy as np
 
-    from adata_hf_datasets.negatives import NegativePool, chunk_rng, sample_negatives
+    from adata_hf_datasets.core.negatives import NegativePool, chunk_rng, sample_negatives
 
     rng = np.random.default_rng(0)
     n = task["pool"]
@@ -258,8 +262,8 @@ def _task_split_reads(task: dict) -> dict:
     """What every sample_negatives / write_shard job reads of the split index and pool."""
     import numpy as np
 
-    from adata_hf_datasets.chunk_negatives import chunk_negatives
-    from adata_hf_datasets.split_index import chunk_pool_rows, read_index, read_negative_pool
+    from adata_hf_datasets.steps.negatives import chunk_negatives
+    from adata_hf_datasets.steps.split_index import chunk_pool_rows, read_index, read_negative_pool
 
     index, pool = Path(task["index"]), Path(task["pool"])
     seconds = {}
@@ -345,10 +349,10 @@ def child_main(task_json: str) -> None:
     import anndata  # noqa: F401
     import pyarrow.ipc  # noqa: F401
 
-    import adata_hf_datasets.chunk_negatives
-    import adata_hf_datasets.chunk_sentences
-    import adata_hf_datasets.chunk_shard
-    import adata_hf_datasets.validation  # noqa: F401
+    import adata_hf_datasets.steps.negatives
+    import adata_hf_datasets.steps.sentences
+    import adata_hf_datasets.steps.shard
+    import adata_hf_datasets.steps.validate  # noqa: F401
 
     keys = _patch_x_reads() if task.get("record_x") else None
     cpu = os.times()
@@ -405,7 +409,7 @@ def run_child(task: dict) -> dict:
 
 
 def recipe_for(cells, genes, nnz, captions, batches, prefix, seed):
-    from adata_hf_datasets.synthetic import ChunkRecipe
+    from tests.support.synthetic import ChunkRecipe
 
     return ChunkRecipe(
         n_cells=cells,
@@ -422,7 +426,7 @@ def recipe_for(cells, genes, nnz, captions, batches, prefix, seed):
 
 def write_data(root: Path, recipes: list) -> list[Path]:
     """``root/train/chunk_{i}.zarr``, one per recipe (skipped when already written)."""
-    from adata_hf_datasets.synthetic import write_chunk
+    from tests.support.synthetic import write_chunk
 
     paths = []
     for i, recipe in enumerate(recipes):
@@ -451,7 +455,7 @@ def poison_matrix(chunk: Path) -> int:
 
 
 def assert_poisoned(chunk: Path) -> None:
-    from adata_hf_datasets.anndata_io import ChunkReader
+    from adata_hf_datasets.io.reader import ChunkReader
 
     with ChunkReader(chunk) as reader:
         try:
@@ -1002,9 +1006,9 @@ def _startup(args, results: Results) -> float:
     code = (
         f"import sys; sys.path.insert(0, {lib!r}); "
         "from snakemake.logging import logger; from snakemake.iocontainers import Snakemake; "
-        "import adata_hf_datasets.workflow_support, adata_hf_datasets.validation, "
-        "adata_hf_datasets.chunk_sentences, adata_hf_datasets.chunk_negatives, "
-        "adata_hf_datasets.chunk_shard, zarr, pandas"
+        "import adata_hf_datasets.steps.runtime, adata_hf_datasets.steps.validate, "
+        "adata_hf_datasets.steps.sentences, adata_hf_datasets.steps.negatives, "
+        "adata_hf_datasets.steps.shard, zarr, pandas"
     )
     walls = []
     for _ in range(max(3, args.runs)):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adata_hf_datasets.synthetic import ChunkRecipe, write_dataset
+from tests.support.synthetic import ChunkRecipe, write_dataset
 
 from .snakemake_runner import RunResult, run_workflow
 

@@ -42,8 +42,9 @@ logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s
 logging.getLogger("adata_hf_datasets").setLevel(logging.DEBUG)
 
 import datasets
-from adata_hf_datasets import hub
-from adata_hf_datasets.card import card_variables, read_local_dataset
+from adata_hf_datasets.publish import hub
+from adata_hf_datasets.publish.card_variables import card_variables
+from adata_hf_datasets.steps.assemble import read_local_dataset
 
 STRING = datasets.Value("string")
 
@@ -684,7 +685,8 @@ def _features():
 
 
 def test_render_card_merges_front_matter_and_rejects_placeholders(tmp_path: Path):
-    from adata_hf_datasets.card import CardTemplateError, card_variables, render_card, split_card
+    from adata_hf_datasets.publish.card import CardTemplateError, render_card, split_card
+    from adata_hf_datasets.publish.card_variables import card_variables
 
     features = _features()
     rows = {"train": 10, "test": 4}
@@ -731,12 +733,8 @@ def test_render_card_merges_front_matter_and_rejects_placeholders(tmp_path: Path
 def test_default_template_renders_every_format(fmt: str):
     import datasets
 
-    from adata_hf_datasets.card import (
-        card_variables,
-        default_template_path,
-        render_card,
-        split_card,
-    )
+    from adata_hf_datasets.publish.card import default_template_path, render_card, split_card
+    from adata_hf_datasets.publish.card_variables import card_variables
 
     names = {
         "multiplets": ["sample_idx", "cell_sentence_1", "positive", "negative_1_idx", "negative_1",

@@ -2,7 +2,7 @@
 
 The server (tests/servers/nextcloud_server.py) is wsgidav for WebDAV plus stand-ins for chunked
 upload v2, the OCS share API and public links; the client is
-``adata_hf_datasets.nextcloud`` with ``requests``.
+``adata_hf_datasets.publish.nextcloud`` with ``requests``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import requests
 
-from adata_hf_datasets.nextcloud import (
+from adata_hf_datasets.publish.nextcloud import (
     NextcloudClient,
     NextcloudConfigError,
     NextcloudError,

@@ -5,9 +5,7 @@ from pathlib import Path
 import pytest
 
 from adata_hf_datasets.config import ConfigError, validate_config
-from adata_hf_datasets.discovery import DiscoveryError, discover_chunks
-
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+from adata_hf_datasets.io.discovery import DiscoveryError, discover_chunks
 
 
 def settings(**creation):
@@ -17,7 +15,7 @@ def settings(**creation):
         "base_file_path": "/base",
         "dataset_creation": creation,
     }
-    return validate_config(config, schema_path=SCHEMA), config
+    return validate_config(config), config
 
 
 def test_defaults_filled_and_paths_derived():
@@ -53,7 +51,7 @@ def test_top_level_keys_of_other_steps_are_ignored():
         "preprocessing": {"x": 1},
         "caption_key": "c",
     }
-    validate_config(config, schema_path=SCHEMA)
+    validate_config(config)
 
 
 def test_discovery_natural_order_and_all_as_test(tmp_path):

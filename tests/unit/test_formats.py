@@ -6,7 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from adata_hf_datasets.shards import FormatSpec, ShardInputs, shard_batches
+from adata_hf_datasets.core.formats import FormatSpec
+from adata_hf_datasets.core.rows import RowCounts, ShardInputs, shard_batches
 
 
 @pytest.mark.parametrize(
@@ -74,7 +75,7 @@ def _inputs(negatives, captions=("a", "b", "a", "c")):
 
 def test_multiplets_rows_map_pool_positions_to_ids_and_resolve():
     spec = FormatSpec("multiplets", 1, 2, resolve_negatives=True)
-    stats: dict = {}
+    stats = RowCounts()
     table = pa.Table.from_batches(
         list(shard_batches(spec, _inputs([[1, 2], [0, 3], [2, 1]]), stats))
     )
@@ -83,12 +84,12 @@ def test_multiplets_rows_map_pool_positions_to_ids_and_resolve():
     assert table.column("negative_1").to_pylist() == ["b", "a", "a"]
     assert table.column("negative_2").to_pylist() == ["sent2", "sent3", "sent1"]
     assert table.column("adata_link").to_pylist() == ["/x/chunk_0.zarr"] * 3
-    assert stats["rows"] == 3
+    assert stats.rows == 3
 
 
 def test_pairs_rows_positive_then_caption_negatives_and_false_pairs_skipped():
     spec = FormatSpec("pairs", 1, 3)
-    stats: dict = {}
+    stats = RowCounts()
     # anchor 0 (caption a): caption negatives in columns 1 and 3 -> id1 (b) and id2 (a: same caption, skipped)
     negatives = [[1, 3, 2], [0, 2, 3], [1, 0, 2]]
     table = pa.Table.from_batches(list(shard_batches(spec, _inputs(negatives), stats)))
@@ -110,5 +111,5 @@ def test_pairs_rows_positive_then_caption_negatives_and_false_pairs_skipped():
         ("id3", "b", 0.0),
         ("id3", "a", 0.0),
     ]
-    assert stats["pairs_negative_rows_skipped"] == 1
+    assert stats.pairs_negative_rows_skipped == 1
     assert table.schema.field("label").type == pa.float32()

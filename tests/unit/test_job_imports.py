@@ -11,6 +11,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from tests.support.specs import settings
+
 # Loaded by none of the jobs of the recommended configuration (ids, captions, negatives).
 HEAVY = ("anndata", "scipy", "jsonschema", "requests", "h5py")
 
@@ -36,30 +38,37 @@ def test_every_step_of_the_recommended_configuration(tmp_path: Path) -> None:
     adata.obsm["X_pca"] = np.zeros((n, 2))
     chunk = tmp_path / "chunk_0.zarr"
     adata.write_zarr(chunk)
+    recommended = settings(sentence_keys=["sample_id_og"], required_obsm_keys=["X_pca"])
+    inspection = recommended.inspection_spec().to_json()
+    sentences = recommended.sentence_spec().to_json()
     code = f"""
 from pathlib import Path
-from adata_hf_datasets.validation import InspectionSpec, inspect_chunk, write_inspection
-from adata_hf_datasets.chunk_sentences import SentenceSpec, write_chunk_sentences
-from adata_hf_datasets.split_index import build_split_index, write_index
-from adata_hf_datasets.chunk_negatives import chunk_negatives, write_negatives
-from adata_hf_datasets.chunk_shard import build_chunk_shard
-from adata_hf_datasets.shards import FormatSpec
+from adata_hf_datasets.core.formats import FormatSpec
+from adata_hf_datasets.records import InspectionSpec, SentenceSpec
+from adata_hf_datasets.steps.negatives import chunk_negatives, write_negatives
+from adata_hf_datasets.steps.sentences import write_chunk_sentences
+from adata_hf_datasets.steps.shard import build_chunk_shard
+from adata_hf_datasets.steps.split_index import (
+    build_split_index, negative_pool, write_index, write_negative_pool)
+from adata_hf_datasets.steps.validate import inspect_chunk, write_inspection
 chunk, out = Path({str(chunk)!r}), Path({str(tmp_path)!r})
-spec = InspectionSpec(caption_key="caption", batch_key="batch", annotation_key=None,
-                      required_obsm_keys=("X_pca",))
+spec = InspectionSpec.from_json({inspection!r})
 meta, report = inspect_chunk(chunk, spec)
-assert report["n_missing_caption"] == 1 and not report["problems"], report
+assert report.n_missing_caption == 1 and not report.problems, report
 write_inspection(meta, report, meta_path=out / "meta.arrow", report_path=out / "report.json")
-write_chunk_sentences(chunk, out / "s.arrow", SentenceSpec(sentence_keys=("sample_id_og",)))
+write_chunk_sentences(chunk, out / "s.arrow", SentenceSpec.from_json({sentences!r}),
+                      row_block_size=100)
 table, info = build_split_index([("chunk_0", out / "meta.arrow", out / "report.json")],
                                 needs_captions=True, needs_similarity=False)
 write_index(table, out / "index.arrow")
-negatives, _ = chunk_negatives(out / "index.arrow", split="train", chunk="chunk_0", k=2, seed=0)
+write_negative_pool(negative_pool(table), out / "pool.arrow")
+negatives, _ = chunk_negatives(out / "index.arrow", out / "pool.arrow", split="train",
+                               chunk="chunk_0", k=2, seed=0)
 write_negatives(negatives, out / "negatives.arrow")
 stats = build_chunk_shard(
     spec=FormatSpec("multiplets", 1, 2), chunk="chunk_0", sentences_path=out / "s.arrow",
     meta_path=out / "meta.arrow", index_path=out / "index.arrow", link=str(chunk),
     negatives_path=out / "negatives.arrow", shard_path=out / "shard.arrow")
-assert stats["rows"] == 5, stats
+assert stats.rows == 5, stats
 """
     assert imported_by(code) == []

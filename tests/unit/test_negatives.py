@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from adata_hf_datasets.negatives import (
+from adata_hf_datasets.core.negatives import (
     FallbackCounts,
     NegativePool,
     chunk_rng,
@@ -433,7 +433,7 @@ def test_chunks_give_the_same_result_in_any_order() -> None:
 @pytest.mark.parametrize("block", [1, 7, 512])
 def test_anchor_block_size_never_changes_a_result(monkeypatch, block: int) -> None:
     # Anchors are sampled in cache-sized blocks; a block boundary must be invisible.
-    import adata_hf_datasets.negatives as negatives_module
+    import adata_hf_datasets.core.negatives as negatives_module
 
     batch, caption = medium_split()
     anchors = np.random.default_rng(3).integers(0, batch.size, 1500)
@@ -531,7 +531,7 @@ def test_chunk_rng_depends_on_seed_split_and_chunk() -> None:
 def test_chunk_rng_is_stable_across_processes() -> None:
     # hash() of str differs between processes unless PYTHONHASHSEED is fixed.
     script = (
-        "import json; from adata_hf_datasets.negatives import chunk_rng; "
+        "import json; from adata_hf_datasets.core.negatives import chunk_rng; "
         "print(json.dumps(chunk_rng(42, 'train', 'chunk_9').integers(0, 2**62, size=4).tolist()))"
     )
     expected = draws(chunk_rng(42, "train", "chunk_9"))

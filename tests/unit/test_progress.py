@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from adata_hf_datasets import progress as progress_module
-from adata_hf_datasets import shards as shards_module
-from adata_hf_datasets.chunk_sentences import SentenceSpec, write_chunk_sentences
-from adata_hf_datasets.chunk_shard import build_chunk_shard
+from adata_hf_datasets.core import rows as rows_module
+from adata_hf_datasets.core.formats import FormatSpec
 from adata_hf_datasets.progress import Progress
-from adata_hf_datasets.shards import FormatSpec
-from adata_hf_datasets.synthetic import ChunkRecipe, write_chunk
-from adata_hf_datasets.validation import InspectionSpec, inspect_chunk, write_inspection
+from adata_hf_datasets.steps.sentences import write_chunk_sentences
+from adata_hf_datasets.steps.shard import build_chunk_shard
+from adata_hf_datasets.steps.validate import inspect_chunk, write_inspection
+from tests.support.specs import settings
+from tests.support.synthetic import ChunkRecipe, write_chunk
 
 LINE = re.compile(r"(\d+)/(\d+) cells \(\d+%\), (\d+) cells/s")
 
@@ -50,16 +51,16 @@ def test_a_line_at_most_every_interval_and_one_at_the_end(monkeypatch, caplog) -
 
 def test_sentence_and_shard_jobs_report_as_they_go(tmp_path: Path, monkeypatch, caplog) -> None:
     monkeypatch.setattr(progress_module, "INTERVAL_SECONDS", 0.0)  # every block
-    monkeypatch.setattr(shards_module, "SHARD_BATCH_ROWS", 64)
+    monkeypatch.setattr(rows_module, "SHARD_BATCH_ROWS", 64)
     chunk = write_chunk(tmp_path / "train" / "chunk_0.zarr", ChunkRecipe(n_cells=300, seed=4))
     caplog.set_level(logging.INFO, logger="adata_hf_datasets")
-    spec = InspectionSpec(caption_key="caption", batch_key="batch", annotation_key=None)
-    meta, report = inspect_chunk(chunk, spec)
+    meta, report = inspect_chunk(chunk, settings().inspection_spec())
     write_inspection(meta, report, meta_path=tmp_path / "m.arrow", report_path=tmp_path / "r.json")
     write_chunk_sentences(
         chunk,
         tmp_path / "s.arrow",
-        SentenceSpec(sentence_keys=("cell_sentence",), cs_length=10, row_block_size=100),
+        settings(sentence_keys=["cell_sentence"], cs_length=10).sentence_spec(),
+        row_block_size=100,
     )
     build_chunk_shard(
         spec=FormatSpec("single", 1),

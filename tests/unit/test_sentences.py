@@ -7,14 +7,12 @@ import pyarrow as pa
 import pytest
 import scipy.sparse as sp
 
-from adata_hf_datasets import sentences as sentences_module
-from adata_hf_datasets.sentences import (
-    CellSentenceBuilder,
-    append_annotation,
-    highly_variable_mask,
-    most_similar_other,
-    resolve_gene_names,
-)
+from adata_hf_datasets.core import ranking as ranking_module
+from adata_hf_datasets.core import spelling as spelling_module
+from adata_hf_datasets.core.genes import highly_variable_mask, resolve_gene_names
+from adata_hf_datasets.core.ranking import CellSentenceBuilder
+from adata_hf_datasets.core.semantic import most_similar_other
+from adata_hf_datasets.core.spelling import append_annotation
 
 # ---------------------------------------------------------------------- reference
 
@@ -306,8 +304,8 @@ def test_random_blocks_match_reference(seed, n_rows, n_vars, density, cs_length)
 @pytest.mark.parametrize("subblock_keys", [1, 7, 64])
 def test_subblock_boundaries(monkeypatch, subblock_keys):
     # Tiny sub-blocks: boundaries fall everywhere, including inside and between long rows.
-    monkeypatch.setattr(sentences_module, "_SUBBLOCK_KEYS", subblock_keys)
-    monkeypatch.setattr(sentences_module, "_MAX_SUBBLOCK_ROWS", 4)
+    monkeypatch.setattr(ranking_module, "_SUBBLOCK_KEYS", subblock_keys)
+    monkeypatch.setattr(ranking_module, "_MAX_SUBBLOCK_ROWS", 4)
     rng = np.random.default_rng(6)
     dense = rng.integers(0, 5, size=(41, 30)).astype(np.float64)
     dense[rng.random(dense.shape) < 0.4] = 0
@@ -318,8 +316,8 @@ def test_subblock_boundaries(monkeypatch, subblock_keys):
 
 def test_exact_fallback_when_the_packed_key_has_no_room(monkeypatch):
     # ~70k one-value rows in one sub-block: 17 row bits + 17 position bits + 32 > 64.
-    monkeypatch.setattr(sentences_module, "_SUBBLOCK_KEYS", 1 << 20)
-    monkeypatch.setattr(sentences_module, "_MAX_SUBBLOCK_ROWS", 1 << 20)
+    monkeypatch.setattr(ranking_module, "_SUBBLOCK_KEYS", 1 << 20)
+    monkeypatch.setattr(ranking_module, "_MAX_SUBBLOCK_ROWS", 1 << 20)
     rng = np.random.default_rng(8)
     dense = rng.integers(-2, 3, size=(70_000, 2)).astype(np.float32)
     builder = CellSentenceBuilder(gene_names(2), cs_length=1)
@@ -362,7 +360,7 @@ def test_sentences_from_positions_does_not_modify_its_input():
 
 
 def test_large_string_when_offsets_would_overflow(monkeypatch):
-    monkeypatch.setattr(sentences_module, "_INT32_MAX", 10)
+    monkeypatch.setattr(spelling_module, "_INT32_MAX", 10)
     builder = CellSentenceBuilder(np.array(["AAAA", "BBBB", "CCCC"], dtype=object), cs_length=3)
     dense = np.array([[1, 2, 3], [3, 0, 1]], dtype=np.float32)
     result = builder.build(dense)

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from adata_hf_datasets.split_index import (
+from adata_hf_datasets.steps.split_index import (
     INDEX_COLUMNS,
     chunk_names,
     index_table,
@@ -111,27 +111,28 @@ def test_a_million_cells_map_without_reading_the_text(tmp_path: Path) -> None:
 
 
 def test_split_info_counts_pool_captions_and_batches(tmp_path: Path) -> None:
-    from adata_hf_datasets._files import write_table
-    from adata_hf_datasets.split_index import build_split_index
+    from adata_hf_datasets.io.files import write_table
+    from adata_hf_datasets.records import SplitInfo
+    from adata_hf_datasets.steps.split_index import build_split_index
 
     entries = []
     for name, table in CHUNKS:
         write_table(table, tmp_path / f"{name}.arrow")
         entries.append((name, tmp_path / f"{name}.arrow", tmp_path / "unused.json"))
     _, info = build_split_index(entries, needs_captions=True, needs_similarity=False)
-    assert info == {
-        "cells": 5,
-        "pool": 4,
-        "dropped_missing_caption": 1,
-        "batches": 3,  # b1, b2 and the missing batch
-        "captions": 3,  # zeta, alpha, émile: the missing one is not a caption
-        "chunks": ["chunk_0", "chunk_1"],
-    }
+    assert info == SplitInfo(
+        cells=5,
+        pool=4,
+        dropped_missing_caption=1,
+        batches=3,  # b1, b2 and the missing batch
+        captions=3,  # zeta, alpha, émile: the missing one is not a caption
+        chunks=("chunk_0", "chunk_1"),
+    )
 
 
 def test_stored_negative_pool_samples_exactly_like_a_fresh_one(tmp_path: Path) -> None:
-    from adata_hf_datasets.negatives import NegativePool, chunk_rng, sample_negatives
-    from adata_hf_datasets.split_index import (
+    from adata_hf_datasets.core.negatives import NegativePool, chunk_rng, sample_negatives
+    from adata_hf_datasets.steps.split_index import (
         negative_pool,
         read_negative_pool,
         write_negative_pool,
@@ -164,9 +165,9 @@ def test_stored_negative_pool_samples_exactly_like_a_fresh_one(tmp_path: Path) -
 
 
 def test_a_pool_file_from_elsewhere_is_refused(tmp_path: Path) -> None:
-    from adata_hf_datasets._files import write_table
-    from adata_hf_datasets.negatives import NegativePool
-    from adata_hf_datasets.split_index import read_negative_pool
+    from adata_hf_datasets.io.files import write_table
+    from adata_hf_datasets.core.negatives import NegativePool
+    from adata_hf_datasets.steps.split_index import read_negative_pool
 
     write_table(pa.table({"x": [1]}), tmp_path / "other.arrow")
     with pytest.raises(ValueError, match="not a negative pool file"):
@@ -178,7 +179,7 @@ def test_a_pool_file_from_elsewhere_is_refused(tmp_path: Path) -> None:
 
 
 def test_chunk_pool_rows_reads_the_chunk_slice() -> None:
-    from adata_hf_datasets.split_index import chunk_pool_rows
+    from adata_hf_datasets.steps.split_index import chunk_pool_rows
 
     table = index_table(CHUNKS, needs_captions=True)
     positions, rows = chunk_pool_rows(table, "chunk_0")

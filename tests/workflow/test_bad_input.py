@@ -9,7 +9,7 @@ import datasets
 import numpy as np
 import pytest
 
-from adata_hf_datasets.synthetic import ChunkRecipe, make_adata
+from tests.support.synthetic import ChunkRecipe, make_adata
 
 from ..conftest import two_split_layout
 

@@ -41,13 +41,19 @@ def test_api_equals_workflow(project, fmt, keys, k, resolve):
     built = datasets.load_from_disk(str(project.output_path(config)))
 
     for split, chunk_paths in paths.items():
-        constructor = AnnDataSetConstructor(fmt, k, resolve, seed=7, split=split)
+        constructor = AnnDataSetConstructor(
+            fmt, negatives_per_sample=k, resolve_negatives=resolve, seed=7, split=split
+        )
         # semantic_similar compares annotations over the whole split: compute the sentences on
         # the split's cells together, then add each chunk as its own AnnData.
         chunks = [ad.read_zarr(path) for path in chunk_paths]
         whole = ad.concat(chunks, merge="same")
         create_cell_sentences(
-            whole, gene_name_column="gene_name", annotation_column="cell_type", cs_length=12
+            whole,
+            gene_name_column="gene_name",
+            annotation_column="cell_type",
+            cs_length=12,
+            required_obsm_keys=config["dataset_creation"]["required_obsm_keys"],
         )
         start = 0
         for path, chunk in zip(chunk_paths, chunks, strict=True):

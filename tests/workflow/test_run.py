@@ -8,7 +8,7 @@ import datasets
 import numpy as np
 import pytest
 
-from adata_hf_datasets.synthetic import ChunkRecipe
+from tests.support.synthetic import ChunkRecipe
 
 from ..conftest import two_split_layout
 

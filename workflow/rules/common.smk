@@ -6,29 +6,37 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 from snakemake.common.configfile import load_configfile
 
-# The package lives in workflow/lib. Snakemake appends this process's sys.path to every
-# script job's sys.path, so the scripts import it whether or not it is pip-installed
-# (cluster nodes, per-rule conda envs).
-LIB_DIR = str(Path(workflow.basedir) / "workflow" / "lib")
-if LIB_DIR not in sys.path:
-    sys.path.insert(0, LIB_DIR)
+# Every path comes from this file's own folder, never from the working directory or
+# workflow.basedir (the consumer's folder when this workflow is a module of another one).
+REPO_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
+LIB_DIR = REPO_DIR / "workflow" / "lib"
 
-from adata_hf_datasets.config import ConfigError, validate_config
-from adata_hf_datasets.discovery import DiscoveryError, discover_chunks
+# The scripts and this file run the package of this checkout (workflow/lib), whatever copy is
+# installed in the environment: see workflow/scripts/_package.py.
+if str(LIB_DIR) not in sys.path[:1]:
+    sys.path.insert(0, str(LIB_DIR))
+_loaded = sys.modules.get("adata_hf_datasets")
+if _loaded is not None and Path(_loaded.__file__).parent.parent != LIB_DIR:
+    raise WorkflowError(
+        f"adata_hf_datasets {_loaded.__version__} was imported from {_loaded.__file__} before "
+        f"this workflow ({LIB_DIR}) was parsed; the workflow runs its own package: import it "
+        "after the workflow, or run Snakemake in a fresh process"
+    )
 
-SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+from adata_hf_datasets.config import validate_config
+from adata_hf_datasets.errors import AdataHfError
+from adata_hf_datasets.io.discovery import discover_chunks
+
 try:
-    SETTINGS = validate_config(config, schema_path=SCHEMA)
+    SETTINGS = validate_config(config)
     CHUNKS = discover_chunks(SETTINGS.data_dir)
-except (ConfigError, DiscoveryError) as error:
+except AdataHfError as error:
     if "--lint" not in sys.argv:
         raise WorkflowError(str(error)) from None
     # `snakemake --lint` without a dataset config: lint the rules with the bundled example.
-    update_config(
-        config, load_configfile(Path(workflow.basedir) / "config/example.yaml")
-    )
-    config["base_file_path"] = str(Path(workflow.basedir) / config["base_file_path"])
-    SETTINGS = validate_config(config, schema_path=SCHEMA)
+    update_config(config, load_configfile(REPO_DIR / "config" / "example.yaml"))
+    config["base_file_path"] = str(REPO_DIR / config["base_file_path"])
+    SETTINGS = validate_config(config)
     CHUNKS = discover_chunks(SETTINGS.data_dir)
 
 for note in SETTINGS.notes:
@@ -128,49 +136,6 @@ def get_final_outputs():
     return [f"{OUTPUT_PATH}/summary.json"]
 
 
-def inspection_spec():
-    """What validation checks: only what the configuration asks for."""
-    s = SETTINGS
-    return {
-        "caption_key": s.caption_key if s.uses_captions else None,
-        "batch_key": s.batch_key if s.uses_captions else None,
-        "annotation_key": s.annotation_key if s.needs_annotation else None,
-        "required_obsm_keys": list(s.required_obsm_keys),
-        "obs_sentence_columns": list(s.obs_sentence_columns),
-        "needs_captions": s.uses_captions,
-        "needs_expression": s.needs_expression,
-        "needs_annotation": s.needs_annotation,
-        "expression_matrix": s.expression_matrix if s.needs_expression else "X",
-        "gene_name_column": s.gene_name_column if s.needs_expression else "",
-        "similarity_obsm_key": s.similarity_obsm_key if s.needs_similarity else None,
-        "on_missing_caption": s.on_missing_caption if s.uses_captions else "drop",
-    }
-
-
-def sentence_spec():
-    s = SETTINGS
-    spec = {"sentence_keys": list(s.sentence_keys), "row_block_size": s.row_block_size}
-    if s.needs_expression:
-        spec.update(
-            gene_name_column=s.gene_name_column,
-            cs_length=s.cs_length,
-            expression_matrix=s.expression_matrix,
-            use_highly_variable=s.use_highly_variable,
-            annotation_key=s.annotation_key if s.needs_annotation else None,
-        )
-    return spec
-
-
-def format_spec():
-    s = SETTINGS
-    return {
-        "dataset_format": s.dataset_format,
-        "n_sentences": len(s.sentence_keys),
-        "negatives_per_sample": s.negatives_per_sample if s.uses_captions else 0,
-        "resolve_negatives": s.resolve_negatives,
-    }
-
-
 def get_adata_link(wildcards):
     """Without Nextcloud, a row's adata_link is its chunk's absolute local path; with it, the
     link comes from the chunk's upload receipt (an input), and this param stays empty.
@@ -178,36 +143,11 @@ def get_adata_link(wildcards):
     return "" if SETTINGS.use_nextcloud else str(chunk_of(wildcards).path)
 
 
-def card_settings():
-    """The configuration the dataset card depends on (and nothing else)."""
-    s, creation = SETTINGS, config["dataset_creation"]
-    return {
-        "dataset_name": s.dataset_name,
-        "dataset_format": s.dataset_format,
-        "caption_key": s.caption_key,
-        "sentence_keys": list(s.sentence_keys),
-        "negatives_per_sample": s.negatives_per_sample if s.uses_captions else 0,
-        "resolve_negatives": s.resolve_negatives,
-        "cs_length": s.cs_length,
-        "use_nextcloud": s.use_nextcloud,
-        "base_repo_id": creation["base_repo_id"],
-        "card_template": (
-            str(Path(creation["card_template"]).absolute())
-            if creation["card_template"]
-            else None
-        ),
-        "embedding_generation": creation["embedding_generation"],
-        "dataset_type_explanation": creation["dataset_type_explanation"],
-        "metadata": creation["metadata"],
-    }
-
-
 def nextcloud_settings():
     """Nextcloud settings as written in the config: variable references, never secrets."""
-    creation = config["dataset_creation"]
     return {
-        "nextcloud_config": creation["nextcloud_config"],
-        "force_reupload": creation["force_reupload"],
+        "nextcloud_config": SETTINGS.nextcloud_config,
+        "force_reupload": SETTINGS.force_reupload,
     }
 
 

@@ -16,7 +16,7 @@ rule write_shard:
         ),
         runtime=runtime_for(base=10, sentences=10, index=10),
     params:
-        spec=format_spec(),
+        spec=SETTINGS.format_spec().to_json(),
         link=get_adata_link,
     script:
         "../scripts/write_shard.py"
@@ -50,9 +50,9 @@ rule build_dataset:
     conda:
         "../../envs/adata-hf-datasets.yaml"
     params:
-        spec=format_spec(),
+        spec=SETTINGS.format_spec().to_json(),
         dataset_id=SETTINGS.dataset_id,
         config=config,
-        card=card_settings(),
+        card=SETTINGS.card_settings().to_json(),
     script:
         "../scripts/build_dataset.py"

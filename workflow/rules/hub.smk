@@ -14,9 +14,9 @@ if SETTINGS.push_to_hub:
         conda:
             "../../envs/adata-hf-datasets.yaml"
         params:
-            card=card_settings(),
-            private=config["dataset_creation"]["private"],
-            new_version=config["dataset_creation"]["new_version"],
+            card=SETTINGS.card_settings().to_json(),
+            private=SETTINGS.private,
+            new_version=SETTINGS.new_version,
             record=f"results/hub/{NAME}/repo_record.json",
             work_dir=f"results/hub/{NAME}/staging",
         script:

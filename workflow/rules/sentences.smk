@@ -13,6 +13,6 @@ rule cell_sentences:
         mem_mb=mem_mb_for(base=2000, chunk=1000),
         runtime=runtime_for(base=10, chunk=10),
     params:
-        spec=sentence_spec(),
+        spec=SETTINGS.sentence_spec().to_json(),
     script:
         "../scripts/cell_sentences.py"

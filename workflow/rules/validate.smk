@@ -12,7 +12,7 @@ rule validate_chunk:
         mem_mb=mem_mb_for(base=1000, chunk=200),
         runtime=runtime_for(base=10, chunk=2),
     params:
-        spec=inspection_spec(),
+        spec=SETTINGS.inspection_spec().to_json(),
     script:
         "../scripts/validate_chunk.py"
 

@@ -1,21 +1,22 @@
 """assemble_split: list a split's shards in order with their statistics (no data copied)."""
 
-from adata_hf_datasets.summary import split_record
-from adata_hf_datasets.workflow_support import read_json, run_step, write_json
+import _package  # noqa: F401  (this checkout's package before any installed one)
+
+from adata_hf_datasets.io.files import read_json
+from adata_hf_datasets.records import ShardStats, SplitInfo
+from adata_hf_datasets.steps.assemble import split_record
+from adata_hf_datasets.steps.runtime import run_step
 
 
 def main(smk, log):
-    counts = [read_json(p) for p in smk.input.get("negative_counts", [])]
     record = split_record(
         shards=list(smk.input.shards),
-        stats=[read_json(p) for p in smk.input.stats],
-        negative_counts=counts,
-        index_info=read_json(smk.input.info),
+        stats=[ShardStats.read(p) for p in smk.input.stats],
+        negative_counts=[read_json(p) for p in smk.input.get("negative_counts", [])],
+        info=SplitInfo.read(smk.input.info),
     )
-    write_json(smk.output[0], record)
-    log.info(
-        "split %s: %d rows in %d shards", smk.wildcards.split, record["rows"], len(record["shards"])
-    )
+    record.write(smk.output[0])
+    log.info("split %s: %d rows in %d shards", smk.wildcards.split, record.rows, len(record.shards))
 
 
 run_step(snakemake, main)

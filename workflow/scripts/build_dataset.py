@@ -2,26 +2,30 @@
 
 from pathlib import Path
 
-from adata_hf_datasets.publishing import write_local_card
-from adata_hf_datasets.summary import build_dataset_folder
-from adata_hf_datasets.workflow_support import read_json, run_step
+import _package  # noqa: F401  (this checkout's package before any installed one)
+
+from adata_hf_datasets.core.formats import FormatSpec
+from adata_hf_datasets.publish.card import write_local_card
+from adata_hf_datasets.records import CardSettings, InputsSummary, SplitRecord
+from adata_hf_datasets.steps.assemble import build_dataset_folder
+from adata_hf_datasets.steps.runtime import run_step
 
 
 def main(smk, log):
-    splits = {Path(p).stem: read_json(p) for p in smk.input.splits}
+    out_dir = Path(smk.output.summary).parent
     summary = build_dataset_folder(
-        Path(smk.output.summary).parent,
-        splits=splits,
-        spec=smk.params.spec,
+        out_dir,
+        splits={Path(p).stem: SplitRecord.read(p) for p in smk.input.splits},
+        spec=FormatSpec.from_json(smk.params.spec),
         dataset_id=smk.params.dataset_id,
-        inputs=read_json(smk.input.inputs),
+        inputs=InputsSummary.read(smk.input.inputs),
         config=smk.params.config,
     )
-    card = write_local_card(Path(smk.output.summary).parent, smk.params.card)
+    card = write_local_card(out_dir, CardSettings.from_json(smk.params.card))
     log.info("dataset card rendered to %s", card)
     for split, info in summary["splits"].items():
         log.info("%s: %d rows", split, info["rows"])
-    log.info("dataset written to %s", Path(smk.output.summary).parent)
+    log.info("dataset written to %s", out_dir)
 
 
 run_step(snakemake, main)

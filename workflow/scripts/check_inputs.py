@@ -1,7 +1,9 @@
 """check_inputs: fail once, listing every problem of every chunk, before any heavy work."""
 
-from adata_hf_datasets.validation import check_inputs
-from adata_hf_datasets.workflow_support import run_step, write_json
+import _package  # noqa: F401  (this checkout's package before any installed one)
+
+from adata_hf_datasets.steps.runtime import run_step
+from adata_hf_datasets.steps.validate import check_inputs
 
 
 def main(smk, log):
@@ -11,11 +13,11 @@ def main(smk, log):
         for split, names in smk.params.splits.items()
     }
     summary = check_inputs(chunks)
-    for split, info in summary.items():
-        log.info("split %s: %d chunks, %d cells", split, info["chunks"], info["cells"])
-        for warning in info["warnings"]:
+    for split, info in summary.splits.items():
+        log.info("split %s: %d chunks, %d cells", split, info.chunks, info.cells)
+        for warning in info.warnings:
             log.warning("%s", warning)
-    write_json(smk.output[0], summary)
+    summary.write(smk.output[0])
 
 
 run_step(snakemake, main)

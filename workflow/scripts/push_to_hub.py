@@ -2,22 +2,29 @@
 
 from pathlib import Path
 
-from adata_hf_datasets.hub import push_dataset
-from adata_hf_datasets.publishing import dataset_card_variables, template_path
-from adata_hf_datasets.workflow_support import run_step, write_json
+import _package  # noqa: F401  (this checkout's package before any installed one)
+
+from adata_hf_datasets.io.files import write_json
+from adata_hf_datasets.publish.card import template_path
+from adata_hf_datasets.publish.card_variables import dataset_card_variables
+from adata_hf_datasets.publish.hub import push_dataset
+from adata_hf_datasets.records import CardSettings
+from adata_hf_datasets.steps.assemble import read_local_dataset
+from adata_hf_datasets.steps.runtime import run_step
 
 
 def main(smk, log):
-    card = smk.params.card
+    card = CardSettings.from_json(smk.params.card)
     dataset_dir = Path(smk.input.summary).parent
+    local = read_local_dataset(dataset_dir)
     report = push_dataset(
         dataset_dir,
-        dataset_name=card["dataset_name"],
-        dataset_format=card["dataset_format"],
-        caption_key=card["caption_key"],
-        base_repo_id=card["base_repo_id"],
+        dataset_name=card.dataset_name,
+        dataset_format=card.dataset_format,
+        caption_key=card.caption_key,
+        base_repo_id=card.base_repo_id,
         record_path=Path(smk.params.record),
-        card_variables=dataset_card_variables(dataset_dir, card, repo_id="<pending>"),
+        card_variables=dataset_card_variables(local, card, repo_id="<pending>"),
         private=smk.params.private,
         template_path=template_path(card),
         new_version=smk.params.new_version,

@@ -2,19 +2,22 @@
 
 import time
 
-from adata_hf_datasets.chunk_negatives import chunk_negatives, write_negatives
-from adata_hf_datasets.workflow_support import run_step, write_json
+import _package  # noqa: F401  (this checkout's package before any installed one)
+
+from adata_hf_datasets.io.files import write_json
+from adata_hf_datasets.steps.negatives import chunk_negatives, write_negatives
+from adata_hf_datasets.steps.runtime import run_step
 
 
 def main(smk, log):
     start = time.perf_counter()
     table, counts = chunk_negatives(
         smk.input.index,
+        smk.input.pool,
         split=smk.wildcards.split,
         chunk=smk.wildcards.chunk,
         k=smk.params.k,
         seed=smk.params.seed,
-        pool_path=smk.input.pool,
     )
     write_negatives(table, smk.output.negatives)
     write_json(smk.output.counts, counts.to_dict())

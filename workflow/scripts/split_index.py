@@ -1,12 +1,14 @@
 """split_index: concatenate the chunks' meta tables of one split into the negatives pool."""
 
-from adata_hf_datasets.split_index import (
+import _package  # noqa: F401  (this checkout's package before any installed one)
+
+from adata_hf_datasets.steps.runtime import run_step
+from adata_hf_datasets.steps.split_index import (
     build_split_index,
     negative_pool,
     write_index,
     write_negative_pool,
 )
-from adata_hf_datasets.workflow_support import run_step, write_json
 
 
 def main(smk, log):
@@ -18,15 +20,15 @@ def main(smk, log):
     )
     write_index(table, smk.output.index)
     write_negative_pool(negative_pool(table), smk.output.pool)  # sorted once for all jobs
-    write_json(smk.output.info, info)
+    info.write(smk.output.info)
     log.info(
         "split %s: %d cells, %d in the pool, %d dropped (missing caption), %d captions, %d batches",
         smk.wildcards.split,
-        info["cells"],
-        info["pool"],
-        info["dropped_missing_caption"],
-        info["captions"],
-        info["batches"],
+        info.cells,
+        info.pool,
+        info.dropped_missing_caption,
+        info.captions,
+        info.batches,
     )
 
 

@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
-from adata_hf_datasets.nextcloud import default_remote_dir, resolve_settings, upload_chunk
-from adata_hf_datasets.workflow_support import run_step
+import _package  # noqa: F401  (this checkout's package before any installed one)
+
+from adata_hf_datasets.publish.nextcloud import default_remote_dir, resolve_settings, upload_chunk
+from adata_hf_datasets.steps.runtime import run_step
 
 
 def main(smk, log):

@@ -2,19 +2,22 @@
 
 from pathlib import Path
 
-from adata_hf_datasets.chunk_shard import build_chunk_shard
-from adata_hf_datasets.shards import FormatSpec
-from adata_hf_datasets.workflow_support import run_step, write_json
+import _package  # noqa: F401  (this checkout's package before any installed one)
+
+from adata_hf_datasets.core.formats import FormatSpec
+from adata_hf_datasets.steps.runtime import run_step
+from adata_hf_datasets.steps.shard import build_chunk_shard
 
 
 def main(smk, log):
-    spec = FormatSpec(**smk.params.spec)
+    spec = FormatSpec.from_json(smk.params.spec)
     split_files = None
     if smk.input.get("split_sentences"):
         split_files = {Path(p).stem: Path(p) for p in smk.input.split_sentences}
     link = smk.params.link
     if smk.input.get("link"):
-        from adata_hf_datasets.nextcloud import read_receipt  # (requests) only with Nextcloud
+        # imported here: requests is loaded only with Nextcloud
+        from adata_hf_datasets.publish.nextcloud import read_receipt
 
         link = read_receipt(Path(smk.input.link)).link
     stats = build_chunk_shard(
@@ -28,12 +31,12 @@ def main(smk, log):
         split_sentence_files=split_files,
         shard_path=Path(smk.output.shard),
     )
-    write_json(smk.output.stats, stats)
+    stats.write(smk.output.stats)
     log.info(
         "%s/%s: %d rows written (%s)",
         smk.wildcards.split,
         smk.wildcards.chunk,
-        stats["rows"],
+        stats.rows,
         spec.dataset_format,
     )
 

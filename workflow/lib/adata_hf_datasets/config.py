@@ -1,30 +1,43 @@
 """Configuration: schema validation with defaults, cross-key checks, and the resolved settings.
 
 The workflow validates the merged Snakemake config here before any job is planned, so a
-wrong value fails at once with a message that names the key and the fix.
+wrong value fails at once with a message that names the key and the fix. The schema
+(package data, ``schemas/config.schema.yaml``) is the one place where defaults live; the
+settings each step takes are made here, from :class:`Settings`.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .core.formats import (
+    CAPTION_FORMATS,
+    GENE_LIST_KEYS,
+    GENERATED_SENTENCE_KEYS,
+    SEMANTIC_KEYS,
+    DatasetFormat,
+    FormatSpec,
+)
+from .core.naming import dataset_id, repo_name_problem
+from .core.semantic import similarity_embedding
+from .errors import AdataHfError
+from .records import CardSettings, InspectionSpec, SentenceSpec
+
 if TYPE_CHECKING:  # jsonschema is imported where the config is validated, not by every job
     import jsonschema
 
-GENERATED_SENTENCE_KEYS = ("sample_id_og", "cell_sentence", "semantic_true", "semantic_similar")
-"""Sentence keys computed by the workflow; any other sentence key is an obs column copied as text."""
-GENE_LIST_KEYS = frozenset({"cell_sentence", "semantic_true", "semantic_similar"})
-"""Keys that need the expression matrix (the only ones that make a job read X)."""
-SEMANTIC_KEYS = frozenset({"semantic_true", "semantic_similar"})
-CAPTION_FORMATS = frozenset({"multiplets", "pairs"})
+__all__ = ["ConfigError", "Settings", "creation_defaults", "load_schema", "validate_config"]
 
 
-class ConfigError(ValueError):
+class ConfigError(AdataHfError, ValueError):
     """The configuration cannot be honoured; the message lists every problem found."""
 
 
@@ -65,19 +78,39 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> str:
     return f"config key '{where}': {error.message}"
 
 
-def load_schema(schema_path: Path) -> dict:
+def load_schema(schema_path: Path | None = None) -> dict:
+    """The config schema: the package's own (``schemas/config.schema.yaml``), or another file."""
+    if schema_path is None:
+        return copy.deepcopy(_package_schema())
     with open(schema_path) as handle:
         return yaml.safe_load(handle)
 
 
+@functools.cache
+def _package_schema() -> dict:
+    text = resources.files(__package__).joinpath("schemas", "config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def creation_defaults() -> dict[str, Any]:
+    """The defaults of every ``dataset_creation`` key, from the schema (the one place they live)."""
+    config: dict[str, Any] = {"dataset_creation": {}}
+    _fill_defaults(config, _package_schema())
+    return config["dataset_creation"]
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The validated configuration, with derived values, as the workflow and library use it."""
+    """The validated configuration, with derived values, as the workflow and library use it.
+
+    The ``*_spec()`` and :meth:`card_settings` methods give each step exactly the settings its
+    output depends on, so that editing any other key reruns nothing of it.
+    """
 
     dataset_name: str
     data_dir: Path
     output_dir: Path
-    dataset_format: str
+    dataset_format: DatasetFormat
     sentence_keys: tuple[str, ...]
     caption_key: str | None
     batch_key: str | None
@@ -86,7 +119,7 @@ class Settings:
     cs_length: int
     expression_matrix: str
     use_highly_variable: bool
-    similarity_obsm_key: str | None
+    similarity_obsm_key: str
     negatives_per_sample: int
     resolve_negatives: bool
     seed: int
@@ -95,12 +128,21 @@ class Settings:
     row_block_size: int
     push_to_hub: bool
     use_nextcloud: bool
+    base_repo_id: str | None = None
+    private: bool = True
+    new_version: bool = False
+    card_template: Path | None = None
+    embedding_generation: str | None = None
+    dataset_type_explanation: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    nextcloud_config: dict[str, Any] = field(default_factory=dict)
+    force_reupload: bool = False
     notes: tuple[str, ...] = ()
 
     @property
     def dataset_id(self) -> str:
-        """``{dataset.name}_{dataset_format}_{caption_key or "no_caption"}``: output folder and repo name."""
-        return f"{self.dataset_name}_{self.dataset_format}_{self.caption_key or 'no_caption'}"
+        """The output folder's name and the Hub repository's base name."""
+        return dataset_id(self.dataset_name, self.dataset_format, self.caption_key)
 
     @property
     def output_path(self) -> Path:
@@ -123,13 +165,75 @@ class Settings:
         return self.dataset_format in CAPTION_FORMATS
 
     @property
+    def negatives(self) -> int:
+        """Negatives per anchor in the dataset (0 in the single format)."""
+        return self.negatives_per_sample if self.uses_captions else 0
+
+    @property
     def obs_sentence_columns(self) -> tuple[str, ...]:
         """Sentence keys that are plain obs columns (copied as text)."""
         return tuple(k for k in self.sentence_keys if k not in GENERATED_SENTENCE_KEYS)
 
+    def inspection_spec(self) -> InspectionSpec:
+        """What validation checks: only what the configuration asks for."""
+        return InspectionSpec(
+            caption_key=self.caption_key if self.uses_captions else None,
+            batch_key=self.batch_key if self.uses_captions else None,
+            annotation_key=self.annotation_key if self.needs_annotation else None,
+            required_obsm_keys=self.required_obsm_keys,
+            obs_sentence_columns=self.obs_sentence_columns,
+            needs_captions=self.uses_captions,
+            needs_expression=self.needs_expression,
+            needs_annotation=self.needs_annotation,
+            expression_matrix=self.expression_matrix if self.needs_expression else None,
+            gene_name_column=self.gene_name_column if self.needs_expression else None,
+            similarity_obsm_key=self.similarity_obsm_key if self.needs_similarity else None,
+            on_missing_caption=self.on_missing_caption if self.uses_captions else "drop",
+        )
 
-def validate_config(config: dict, *, schema_path: Path) -> Settings:
+    def sentence_spec(self) -> SentenceSpec:
+        if not self.needs_expression:
+            return SentenceSpec(sentence_keys=self.sentence_keys)
+        return SentenceSpec(
+            sentence_keys=self.sentence_keys,
+            gene_name_column=self.gene_name_column,
+            cs_length=self.cs_length,
+            expression_matrix=self.expression_matrix,
+            use_highly_variable=self.use_highly_variable,
+            annotation_key=self.annotation_key if self.needs_annotation else None,
+        )
+
+    def format_spec(self) -> FormatSpec:
+        return FormatSpec(
+            dataset_format=self.dataset_format,
+            n_sentences=len(self.sentence_keys),
+            negatives_per_sample=self.negatives,
+            resolve_negatives=self.resolve_negatives,
+        )
+
+    def card_settings(self) -> CardSettings:
+        """The configuration the dataset card depends on (and nothing else)."""
+        return CardSettings(
+            dataset_name=self.dataset_name,
+            dataset_format=self.dataset_format,
+            caption_key=self.caption_key,
+            sentence_keys=self.sentence_keys,
+            negatives_per_sample=self.negatives,
+            resolve_negatives=self.resolve_negatives,
+            cs_length=self.cs_length,
+            use_nextcloud=self.use_nextcloud,
+            base_repo_id=self.base_repo_id,
+            card_template=str(self.card_template) if self.card_template else None,
+            embedding_generation=self.embedding_generation,
+            dataset_type_explanation=self.dataset_type_explanation,
+            metadata=dict(self.metadata),
+        )
+
+
+def validate_config(config: dict, *, schema_path: Path | None = None) -> Settings:
     """Validate ``config`` in place (defaults filled in) and return the resolved settings.
+
+    ``schema_path``: another schema than the package's own (tests).
 
     Raises
     ------
@@ -200,17 +304,20 @@ def _resolve(config: dict) -> Settings:
             f"dataset_format '{fmt}' needs captions but 'caption_key' is null: set caption_key "
             "to the obs column holding the text, or use dataset_format: single"
         )
-    similarity_key = creation["similarity_obsm_key"]
-    if "semantic_similar" in sentence_keys and similarity_key is None:
-        if creation["required_obsm_keys"]:
-            similarity_key = creation["required_obsm_keys"][0]
-        else:
-            problems.append(
-                "sentence key 'semantic_similar' compares annotation centroids in an embedding, "
-                "but neither 'dataset_creation.similarity_obsm_key' nor "
-                "'dataset_creation.required_obsm_keys' names one: set similarity_obsm_key "
-                "(for example X_pca)"
-            )
+    similarity_key = similarity_embedding(
+        creation["similarity_obsm_key"], creation["required_obsm_keys"]
+    )
+    output_name = dataset_id(name, fmt, caption_key)
+    if creation["push_to_hub"]:
+        problem = repo_name_problem(output_name)
+        if problem:
+            problems.append(f"dataset_creation.push_to_hub is true, but {problem}")
+    elif "/" in output_name or "\0" in output_name or len(output_name.encode()) > 255:
+        problems.append(
+            f"the output folder name {output_name!r} ({{dataset.name}}_{{dataset_format}}_"
+            "{caption_key}) is not a valid folder name: caption_key must not contain '/', and "
+            "the name must be at most 255 bytes"
+        )
 
     data_dir = creation["data_dir"]
     if data_dir is None:
@@ -250,5 +357,18 @@ def _resolve(config: dict) -> Settings:
         row_block_size=creation["row_block_size"],
         push_to_hub=creation["push_to_hub"],
         use_nextcloud=creation["use_nextcloud"],
+        base_repo_id=creation["base_repo_id"],
+        private=creation["private"],
+        new_version=creation["new_version"],
+        card_template=(
+            Path(creation["card_template"]).expanduser().absolute()
+            if creation["card_template"]
+            else None
+        ),
+        embedding_generation=creation["embedding_generation"],
+        dataset_type_explanation=creation["dataset_type_explanation"],
+        metadata=dict(creation["metadata"]),
+        nextcloud_config=dict(creation["nextcloud_config"]),
+        force_reupload=creation["force_reupload"],
         notes=tuple(notes),
     )

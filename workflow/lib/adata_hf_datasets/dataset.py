@@ -15,32 +15,34 @@ and seed give the same rows as ``snakemake``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .anndata_io import as_text
-from .config import CAPTION_FORMATS
-from .discovery import chunk_name as chunk_name_of
-from .negatives import chunk_rng, sample_negatives
-from .sentences import (
-    CellSentenceBuilder,
-    append_annotation,
-    highly_variable_mask,
-    resolve_gene_names,
-)
-from .shards import FormatSpec, ShardInputs, shard_batches
-from .split_index import chunk_names, index_table, negative_pool, similar_annotations
-from .validation import annotation_sums, missing_mask
+from .config import creation_defaults
+from .core.formats import CAPTION_FORMATS, DATASET_FORMATS, DatasetFormat, FormatSpec
+from .core.genes import highly_variable_mask, resolve_gene_names
+from .core.ranking import CellSentenceBuilder
+from .core.rows import RowCounts, shard_batches
+from .core.semantic import annotation_sums, similar_annotations, similarity_embedding
+from .core.spelling import append_annotation
+from .core.text import as_text, missing_mask
+from .errors import InputError
+from .io.discovery import chunk_name as chunk_name_of
+from .steps.negatives import negatives_of_chunk
+from .steps.shard import SentenceResolver, chunk_shard_inputs
+from .steps.split_index import index_table, negative_pool
 
 log = logging.getLogger(__name__)
 
 __all__ = ["AnnDataSetConstructor", "create_cell_sentences"]
+
+_DEFAULTS = creation_defaults()  # the workflow's defaults: the schema's
 
 
 def _expression(adata: Any, matrix: str) -> tuple[Any, pd.DataFrame]:
@@ -58,13 +60,14 @@ def _expression(adata: Any, matrix: str) -> tuple[Any, pd.DataFrame]:
 def create_cell_sentences(
     adata: Any,
     *,
-    gene_name_column: str = "gene_name",
+    gene_name_column: str = _DEFAULTS["gene_name_column"],
     annotation_column: str | None = None,
-    cs_length: int = 4096,
-    expression_matrix: str = "X",
-    use_highly_variable: bool = True,
-    similarity_obsm_key: str | None = None,
-    row_block_size: int = 10_000,
+    cs_length: int = _DEFAULTS["cs_length"],
+    expression_matrix: str = _DEFAULTS["expression_matrix"],
+    use_highly_variable: bool = _DEFAULTS["use_highly_variable"],
+    similarity_obsm_key: str | None = _DEFAULTS["similarity_obsm_key"],
+    required_obsm_keys: Sequence[str] = tuple(_DEFAULTS["required_obsm_keys"]),
+    row_block_size: int = _DEFAULTS["row_block_size"],
 ) -> Any:
     """Add ``sample_id_og``, ``cell_sentence`` and (with ``annotation_column``) ``semantic_true``
     and ``semantic_similar`` to ``adata.obs``, exactly as the workflow computes them.
@@ -83,8 +86,11 @@ def create_cell_sentences(
         ``"X"``, ``"raw"`` or a layer name.
     use_highly_variable
         Rank only ``var["highly_variable"]`` genes when that column exists.
-    similarity_obsm_key
-        Embedding for ``semantic_similar``; default ``X_pca`` if present, else the first key.
+    similarity_obsm_key, required_obsm_keys
+        The embedding ``semantic_similar`` compares annotations in, by the workflow's rule:
+        ``similarity_obsm_key``, else the first of ``required_obsm_keys``, else ``X_pca``.
+    row_block_size
+        Rows ranked at a time (memory, not results).
 
     Returns
     -------
@@ -118,25 +124,23 @@ def create_cell_sentences(
     if annotation_column is not None:
         annotations = as_text(adata.obs[annotation_column].to_numpy())
         if missing_mask(annotations).any():
-            raise ValueError(
+            raise InputError(
                 f"obs column '{annotation_column}' has missing values; semantic sentences need "
                 "an annotation for every cell"
             )
         adata.obs["semantic_true"] = append_annotation(sentences, annotations).to_numpy(
             zero_copy_only=False
         )
-        key = similarity_obsm_key or (
-            "X_pca" if "X_pca" in adata.obsm else next(iter(adata.obsm), None)
-        )
-        if key is None:
-            log.warning("no obsm embedding: semantic_similar is not created")
-        else:
-            similar = similar_annotations(
-                [annotation_sums(np.asarray(adata.obsm[key]), annotations)]
+        key = similarity_embedding(similarity_obsm_key, required_obsm_keys)
+        if key not in adata.obsm:
+            raise InputError(
+                f"semantic_similar compares annotations in obsm[{key!r}], which this AnnData "
+                f"does not have (obsm: {list(adata.obsm)}); pass similarity_obsm_key= one of them"
             )
-            adata.obs["semantic_similar"] = append_annotation(
-                sentences, [similar[a] for a in annotations]
-            ).to_numpy(zero_copy_only=False)
+        similar = similar_annotations([annotation_sums(np.asarray(adata.obsm[key]), annotations)])
+        adata.obs["semantic_similar"] = append_annotation(
+            sentences, [similar[a] for a in annotations]
+        ).to_numpy(zero_copy_only=False)
     return adata
 
 
@@ -167,17 +171,17 @@ class AnnDataSetConstructor:
 
     def __init__(
         self,
-        dataset_format: str = "multiplets",
-        negatives_per_sample: int = 2,
-        resolve_negatives: bool = False,
+        dataset_format: DatasetFormat = _DEFAULTS["dataset_format"],
         *,
-        seed: int = 42,
+        negatives_per_sample: int = _DEFAULTS["negatives_per_sample"],
+        resolve_negatives: bool = _DEFAULTS["resolve_negatives"],
+        seed: int = _DEFAULTS["seed"],
         split: str = "train",
-        on_missing_caption: str = "drop",
+        on_missing_caption: Literal["drop", "error"] = _DEFAULTS["on_missing_caption"],
     ) -> None:
-        if dataset_format not in ("multiplets", "pairs", "single"):
+        if dataset_format not in DATASET_FORMATS:
             raise ValueError(
-                f"dataset_format={dataset_format!r}: use 'multiplets', 'pairs' or 'single'"
+                f"dataset_format={dataset_format!r}: use one of {', '.join(DATASET_FORMATS)}"
             )
         if dataset_format in CAPTION_FORMATS and negatives_per_sample < 1:
             raise ValueError(f"negatives_per_sample={negatives_per_sample}: must be at least 1")
@@ -226,13 +230,13 @@ class AnnDataSetConstructor:
         obs = adata.obs
         for key in [caption_key, batch_key] if needs_captions else []:
             if key is not None and key not in obs:
-                raise ValueError(f"chunk '{name}': obs column '{key}' not found")
+                raise InputError(f"chunk '{name}': obs column '{key}' not found")
         ids = as_text(np.asarray(adata.obs_names))
         n = len(ids)
         captions = as_text(obs[caption_key].to_numpy()) if needs_captions else np.full(n, None)
         missing = missing_mask(captions) if needs_captions else np.zeros(n, bool)
         if missing.any() and self.on_missing_caption == "error":
-            raise ValueError(
+            raise InputError(
                 f"chunk '{name}': {int(missing.sum())} cell(s) have no caption in '{caption_key}'"
             )
         captions = np.where(missing, None, captions)
@@ -247,7 +251,7 @@ class AnnDataSetConstructor:
                 columns[key] = pa.array(ids, pa.string())
             elif key not in obs:
                 hint = " (run create_cell_sentences first)" if key != "sample_id_og" else ""
-                raise ValueError(f"chunk '{name}': sentence key '{key}' not in obs{hint}")
+                raise InputError(f"chunk '{name}': sentence key '{key}' not in obs{hint}")
             else:
                 columns[key] = pa.array(as_text(obs[key].to_numpy()), pa.string())
         self.sentence_keys = keys
@@ -264,7 +268,7 @@ class AnnDataSetConstructor:
         return self
 
     def get_dataset(self):
-        """The split as a ``datasets.Dataset`` with explicit features."""
+        """The split as a ``datasets.Dataset`` with explicit features (the workflow's rows)."""
         import datasets
 
         if not self.chunks:
@@ -281,58 +285,49 @@ class AnnDataSetConstructor:
             )
         )
         if ids_all.duplicated().any():
-            raise ValueError(
+            raise InputError(
                 f"obs names repeat across the added chunks (e.g. "
                 f"{list(ids_all[ids_all.duplicated()].unique()[:5])}); make them unique"
             )
         needs_captions = self.dataset_format in CAPTION_FORMATS
         index = index_table([(c.name, c.meta) for c in self.chunks], needs_captions=needs_captions)
-        pool = index.filter(pc.greater_equal(index.column("pool_pos"), 0))
-        pool_chunk = chunk_names(pool)
-        pool_row = pool.column("row").to_numpy()
+        pool = negative_pool(index) if needs_captions else None
         by_name = {c.name: c for c in self.chunks}
 
-        def resolve_sentence(positions: np.ndarray) -> pa.Array:
-            values = [
-                by_name[pool_chunk[p]].sentences.column(0)[int(pool_row[p])].as_py()
-                for p in positions
-            ]
-            return pa.array(values, pa.string())
+        def sentences_of(chunk: str):
+            column = by_name[chunk].sentences.column(0)
+            return lambda rows: column.take(pa.array(rows)).combine_chunks()
 
+        resolver = SentenceResolver(index, sentences_of)
         batches: list[pa.RecordBatch] = []
         self.stats = {"chunks": {}}
-        pool_of_split = negative_pool(index) if needs_captions else None
         for chunk in self.chunks:
             stats: dict = {}
+            anchor_rows = negatives = None
             if needs_captions:
-                anchors = np.flatnonzero(pool_chunk == chunk.name).astype(np.int64)
-                negatives, counts = sample_negatives(
-                    pool_of_split,
-                    anchors,
+                anchor_rows, negatives, counts = negatives_of_chunk(
+                    index,
+                    pool,
+                    split=self.split,
+                    chunk=chunk.name,
                     k=self.negatives_per_sample,
-                    rng=chunk_rng(self.seed, self.split, chunk.name),
+                    seed=self.seed,
                 )
                 stats["negative_levels"] = counts.to_dict()
-                inputs = ShardInputs(
-                    sentences=chunk.sentences,
-                    sample_idx=chunk.meta.column("sample_idx"),
-                    captions=chunk.meta.column("caption"),
-                    anchor_rows=pool_row[anchors].astype(np.int64),
-                    link=chunk.link,
-                    negatives=negatives,
-                    pool_ids=pool.column("sample_idx"),
-                    pool_captions=pool.column("caption"),
-                    resolve_sentence=resolve_sentence,
-                )
-            else:
-                inputs = ShardInputs(
-                    sentences=chunk.sentences,
-                    sample_idx=chunk.meta.column("sample_idx"),
-                    captions=None,
-                    anchor_rows=np.arange(chunk.meta.num_rows, dtype=np.int64),
-                    link=chunk.link,
-                )
-            batches.extend(shard_batches(spec, inputs, stats))
+            inputs = chunk_shard_inputs(
+                spec=spec,
+                meta=chunk.meta,
+                sentences=chunk.sentences,
+                link=chunk.link,
+                index=index,
+                anchor_rows=anchor_rows,
+                negatives=negatives,
+                resolver=resolver,
+            )
+            row_counts = RowCounts()
+            batches.extend(shard_batches(spec, inputs, row_counts))
+            stats.update(rows=row_counts.rows, samples=len(inputs.anchor_rows))
+            stats["pairs_negative_rows_skipped"] = row_counts.pairs_negative_rows_skipped
             self.stats["chunks"][chunk.name] = stats
         table = pa.Table.from_batches(batches, schema=spec.schema())
         return datasets.Dataset(table, info=datasets.DatasetInfo(features=spec.features()))

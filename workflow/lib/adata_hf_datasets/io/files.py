@@ -1,0 +1,156 @@
+"""Files between steps: atomic writes (a killed job leaves no half file), hashing in blocks,
+Arrow tables (memory-mapped IPC files), Arrow streams hashed while written, and JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "BLOCK_SIZE",
+    "atomic_path",
+    "read_json",
+    "read_table",
+    "sha256_file",
+    "write_ipc_stream",
+    "write_json",
+    "write_table",
+]
+
+BLOCK_SIZE = 1 << 20
+"""Bytes read, copied or streamed at a time (1 MiB): memory does not grow with the file size."""
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 (hex) of a file, read in :data:`BLOCK_SIZE` blocks.
+
+    Parameters
+    ----------
+    path
+        The file to hash.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(BLOCK_SIZE):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed to ``path`` when the block succeeds.
+
+    The name is unique per process, so two writers never share it; on failure the temporary
+    file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table(table, path: str | Path) -> None:
+    """Write an Arrow table between steps: an uncompressed IPC file of one record batch,
+    atomically.
+
+    Uncompressed, so that the reader memory-maps it and touches only the columns and rows it
+    uses (Parquet would decode whole columns: at a million cells, a per-chunk job reading the
+    split's ids spent longer decoding them than doing its own work).
+    """
+    import pyarrow as pa
+
+    table = table.combine_chunks()
+    with (
+        atomic_path(path) as tmp,
+        pa.OSFile(str(tmp), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema) as writer,
+    ):
+        writer.write_table(table, max_chunksize=max(table.num_rows, 1))
+
+
+def read_table(path: str | Path, columns: list[str] | None = None):
+    """A table written by :func:`write_table`, memory-mapped (nothing is copied)."""
+    import pyarrow as pa
+
+    # Not closed here: the mapping lives as long as the buffers of the table.
+    table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+    return table if columns is None else table.select(columns)
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write JSON atomically, keys sorted (the same payload always gives the same bytes)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+_HASH_SLICE = 1 << 20
+
+
+class _HashingSink:
+    """A binary file that hashes what is written to it (no second read of the file)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.sha = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        # Hash and write slice by slice: each slice is still in cache when it is copied out.
+        for start in range(0, len(view), _HASH_SLICE):
+            piece = view[start : start + _HASH_SLICE]
+            self.sha.update(piece)
+            self._file.write(piece)
+        return len(view)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+            self.closed = True
+
+
+def write_ipc_stream(
+    path: str | Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
+) -> str:
+    """Write record batches as an Arrow IPC stream (the format ``datasets`` writes), atomically;
+    return the file's sha256, computed while writing."""
+    import pyarrow as pa
+
+    with atomic_path(path) as tmp:
+        sink = _HashingSink(tmp)
+        try:
+            with (
+                pa.PythonFile(sink, mode="w") as stream,
+                pa.ipc.new_stream(stream, schema) as writer,
+            ):
+                for batch in batches:
+                    writer.write_batch(batch)
+        finally:
+            sink.close()
+    return sink.sha.hexdigest()

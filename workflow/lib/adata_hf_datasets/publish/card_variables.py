@@ -1,0 +1,190 @@
+"""The variables of the dataset card: the user guide's (``embedding_generation``,
+``dataset_type_explanation``, ``repo_id``, ``dataset_name``, ``total_samples``, ``splits``),
+the configuration's, the measured facts of the built dataset, and the user's ``metadata``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..core.formats import (
+    FORMAT_EXPLANATIONS,
+    GENE_LIST_KEYS,
+    SENTENCE_KEY_DESCRIPTIONS,
+    column_descriptions,
+)
+from ..io.files import read_json
+from ..records import CardSettings
+from ..steps.assemble import LocalDataset
+
+if TYPE_CHECKING:
+    import datasets
+
+__all__ = ["card_variables", "dataset_card_variables"]
+
+
+def _size_category(n: int) -> str:
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+              (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]  # fmt: skip
+    for bound, label in bounds:
+        if n < bound:
+            return label
+    return "1B<n<10B"
+
+
+def _short(value: Any, limit: int = 160) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"… ({len(value)} characters)"
+    return value
+
+
+def card_variables(
+    *,
+    dataset_name: str,
+    dataset_format: str,
+    repo_id: str,
+    features: datasets.Features,
+    split_rows: Mapping[str, int],
+    sentence_keys: Sequence[str],
+    caption_key: str | None,
+    negatives_per_sample: int,
+    resolve_negatives: bool,
+    cs_length: int,
+    embeddings: Sequence[str],
+    negative_fallbacks: Mapping[str, Any],
+    example_row: Mapping[str, Any] | None,
+    adata_link_kind: str,
+    dropped_missing_caption: Mapping[str, int] | None = None,
+    adata_file_format: str = "zarr",
+    embedding_generation: str | None = None,
+    dataset_type_explanation: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every variable of the default template: the user guide's variables plus measured facts.
+
+    ``negative_fallbacks``: per split a mapping ``level -> count`` (a flat ``level -> count`` mapping
+    is taken as all splits). ``adata_link_kind``: ``"nextcloud"`` (public share links of zipped chunks)
+    or ``"local"`` (absolute paths). ``metadata`` keys are added as variables too; one that collides
+    with a built-in variable must carry the same value.
+    """
+    if dataset_format not in FORMAT_EXPLANATIONS:
+        raise ValueError(f"unknown dataset_format {dataset_format!r} (multiplets, pairs or single)")
+    if adata_link_kind not in ("nextcloud", "local"):
+        raise ValueError(f"adata_link_kind must be 'nextcloud' or 'local', not {adata_link_kind!r}")
+    known = column_descriptions(
+        dataset_format=dataset_format,
+        sentence_keys=sentence_keys,
+        negatives_per_sample=negatives_per_sample,
+        resolve_negatives=resolve_negatives,
+        caption_key=caption_key,
+    )
+    columns = [
+        {
+            "name": name,
+            "dtype": getattr(feature, "dtype", type(feature).__name__),
+            "description": known.get(name, ""),
+        }
+        for name, feature in features.items()
+    ]
+    fallbacks: dict[str, dict[str, int]] = {}
+    if negative_fallbacks and all(isinstance(v, int) for v in negative_fallbacks.values()):
+        fallbacks = {"all splits": dict(negative_fallbacks)}
+    else:
+        fallbacks = {split: dict(levels) for split, levels in (negative_fallbacks or {}).items()}
+    example = {k: _short(v) for k, v in (example_row or {}).items()}
+    total = sum(split_rows.values())
+    if embedding_generation is None:
+        embedding_generation = (
+            "The linked AnnData chunks carry these embeddings in `obsm`: "
+            + ", ".join(f"`{key}`" for key in embeddings)
+            + "."
+            if embeddings
+            else "No embeddings were required for this dataset; the linked AnnData chunks hold the processed data."
+        )
+    variables: dict[str, Any] = {
+        # the user guide's variables
+        "embedding_generation": embedding_generation,
+        "dataset_type_explanation": dataset_type_explanation
+        or FORMAT_EXPLANATIONS[dataset_format],
+        "repo_id": repo_id,
+        "dataset_name": dataset_name,
+        "total_samples": total,
+        "splits": list(split_rows),
+        # measured facts
+        "split_rows": dict(split_rows),
+        "size_category": _size_category(total),
+        "dataset_format": dataset_format,
+        "caption_key": caption_key,
+        "sentence_keys": list(sentence_keys),
+        "sentence_columns": [
+            {
+                "column": f"cell_sentence_{i}",
+                "key": key,
+                "description": SENTENCE_KEY_DESCRIPTIONS.get(key, ""),
+            }
+            for i, key in enumerate(sentence_keys, start=1)
+        ],
+        "has_gene_sentences": any(key in GENE_LIST_KEYS for key in sentence_keys),
+        "columns": columns,
+        "negatives_per_sample": negatives_per_sample if dataset_format != "single" else 0,
+        "resolve_negatives": bool(resolve_negatives),
+        "cs_length": cs_length,
+        "embeddings": list(embeddings),
+        "negative_fallbacks": fallbacks,
+        "total_negative_fallbacks": sum(sum(levels.values()) for levels in fallbacks.values()),
+        "dropped_missing_caption": dict(dropped_missing_caption or {}),
+        "example_row": example,
+        "example_row_json": json.dumps(example, indent=2, ensure_ascii=False, default=str),
+        "adata_link_kind": adata_link_kind,
+        "adata_file_format": adata_file_format,
+    }
+    for key, value in (metadata or {}).items():
+        if key in variables and variables[key] != value:
+            raise ValueError(
+                f"metadata key {key!r} collides with the built-in card variable of that name "
+                f"({value!r} != {variables[key]!r}); rename it"
+            )
+        variables[key] = value
+    return variables
+
+
+def dataset_card_variables(
+    local: LocalDataset, card: CardSettings, *, repo_id: str
+) -> dict[str, Any]:
+    """Card variables from the built dataset (its ``summary.json``: the measured facts) and the
+    card settings (the configuration the card depends on)."""
+    import pyarrow as pa
+
+    summary = read_json(local.path / "summary.json")
+    first_split = next(iter(local.splits.values()))
+    example = None
+    if first_split.shards:
+        with pa.memory_map(str(first_split.shards[0]), "r") as source:
+            reader = pa.ipc.open_stream(source)
+            for batch in reader:
+                if batch.num_rows:
+                    example = {k: v[0] for k, v in batch.slice(0, 1).to_pydict().items()}
+                    break
+    splits = summary["splits"]
+    return card_variables(
+        dataset_name=card.dataset_name,
+        dataset_format=card.dataset_format,
+        repo_id=repo_id,
+        features=local.features,
+        split_rows=local.split_rows,
+        sentence_keys=card.sentence_keys,
+        caption_key=card.caption_key,
+        negatives_per_sample=card.negatives_per_sample,
+        resolve_negatives=card.resolve_negatives,
+        cs_length=card.cs_length,
+        embeddings=summary.get("embeddings", []),
+        negative_fallbacks={s: r.get("negative_levels", {}) for s, r in splits.items()},
+        example_row=example,
+        adata_link_kind="nextcloud" if card.use_nextcloud else "local",
+        dropped_missing_caption={s: r["dropped"]["missing_caption"] for s, r in splits.items()},
+        adata_file_format=summary.get("adata_file_format", "zarr"),
+        embedding_generation=card.embedding_generation,
+        dataset_type_explanation=card.dataset_type_explanation,
+        metadata=card.metadata,
+    )

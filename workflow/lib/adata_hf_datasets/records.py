@@ -1,0 +1,313 @@
+"""The typed records that pass between the workflow's steps, and the JSON files they travel in.
+
+A step writes one of these records and a later step reads it back (``Record.write`` /
+``Record.read``). A field that is renamed, missing or of the wrong kind fails when the file is
+read, naming the file and the field, not as a ``KeyError`` somewhere in a later job.
+
+=====================  ==================  ===========================================
+record                 written by          read by
+=====================  ==================  ===========================================
+:class:`ChunkReport`   ``validate_chunk``  ``check_inputs``, ``split_index``
+:class:`InputsSummary` ``check_inputs``    ``build_dataset`` (warnings, embeddings)
+:class:`SplitInfo`     ``split_index``     ``cell_sentences``, ``assemble_split``
+:class:`ShardStats`    ``write_shard``     ``assemble_split``
+:class:`SplitRecord`   ``assemble_split``  ``build_dataset``
+:class:`CardSettings`  the rules (config)  ``build_dataset``, ``push_to_hub``
+=====================  ==================  ===========================================
+
+The settings a step takes from the configuration are records too (:class:`InspectionSpec`,
+:class:`SentenceSpec`; the format's :class:`~adata_hf_datasets.core.formats.FormatSpec`), made
+by :class:`~adata_hf_datasets.config.Settings` and passed to the jobs as ``params`` (plain JSON:
+Snakemake reruns a job when they change, and a job unpickles them without importing anything).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from .errors import AdataHfError
+from .io.files import read_json, write_json
+
+__all__ = [
+    "AnnotationSums",
+    "CardSettings",
+    "ChunkReport",
+    "DroppedRows",
+    "InputsSummary",
+    "InspectionSpec",
+    "Record",
+    "RecordError",
+    "SentenceSpec",
+    "ShardRef",
+    "ShardStats",
+    "SplitInfo",
+    "SplitInputs",
+    "SplitRecord",
+]
+
+R = TypeVar("R", bound="Record")
+
+
+class RecordError(AdataHfError, ValueError):
+    """A record file does not hold what its step writes (a file of an older version, or edited)."""
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    """``value`` (as read from JSON) as the type ``hint`` of a record field."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, options[0], where)
+    if isinstance(hint, type) and issubclass(hint, Record):
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: expected an object, got {type(value).__name__}")
+        return hint._from_json(value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise RecordError(f"{where}: expected a list, got {type(value).__name__}")
+        item = typing.get_args(hint)[0]
+        return tuple(_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: expected an object, got {type(value).__name__}")
+        item = typing.get_args(hint)[1]
+        return {k: _convert(v, item, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+class Record:
+    """A frozen dataclass that converts to and from plain JSON.
+
+    Tuples travel as JSON lists, nested records as objects; ``from_json`` rejects unknown and
+    missing fields.
+    """
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as plain JSON values (nested records as dicts, tuples as lists)."""
+        return _plain(dataclasses.asdict(self))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls: type[R], data: dict[str, Any]) -> R:
+        """The record from :meth:`to_json`'s output."""
+        return cls._from_json(data, cls.__name__)
+
+    @classmethod
+    def _from_json(cls: type[R], data: dict[str, Any], where: str) -> R:
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(fields))
+        required = {
+            name
+            for name, f in fields.items()
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        missing = sorted(required - set(data))
+        if unknown or missing:
+            raise RecordError(
+                f"{where}: not a {cls.__name__} of this version (unknown fields {unknown}, "
+                f"missing fields {missing}); rerun the step that writes it"
+            )
+        return cls(**{k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+
+    def write(self, path: str | Path) -> None:
+        """Write the record as JSON, atomically."""
+        write_json(path, self.to_json())
+
+    @classmethod
+    def read(cls: type[R], path: str | Path) -> R:
+        """Read a record written by :meth:`write`."""
+        return cls._from_json(read_json(path), str(path))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ------------------------------------------------------------------------- step settings
+
+
+@dataclass(frozen=True)
+class InspectionSpec(Record):
+    """What ``validate_chunk`` checks in every chunk: only what the configuration asks for."""
+
+    caption_key: str | None
+    batch_key: str | None
+    annotation_key: str | None
+    required_obsm_keys: tuple[str, ...]
+    obs_sentence_columns: tuple[str, ...]
+    """Sentence keys that are plain obs columns."""
+    needs_captions: bool
+    needs_expression: bool
+    needs_annotation: bool
+    expression_matrix: str | None
+    """The ranking matrix; None when no gene-list key is asked."""
+    gene_name_column: str | None
+    similarity_obsm_key: str | None
+    """The embedding of ``semantic_similar`` (its per-annotation sums are computed here)."""
+    on_missing_caption: Literal["drop", "error"]
+
+
+@dataclass(frozen=True)
+class SentenceSpec(Record):
+    """What ``cell_sentences`` needs from the configuration (and nothing else).
+
+    The gene-list settings are None when no gene-list key is asked: editing them then reruns
+    nothing. How many rows of X are read at a time is not here: it changes memory, not results.
+    """
+
+    sentence_keys: tuple[str, ...]
+    gene_name_column: str | None = None
+    cs_length: int | None = None
+    expression_matrix: str | None = None
+    use_highly_variable: bool | None = None
+    annotation_key: str | None = None
+
+
+# ------------------------------------------------------------------------- validate_chunk
+
+
+@dataclass(frozen=True)
+class AnnotationSums(Record):
+    """Per annotation value of one chunk: the sum of its cells' embedding vectors and their
+    count (``semantic_similar`` adds them over the split's chunks to get centroids)."""
+
+    labels: tuple[str, ...]
+    sums: tuple[tuple[float, ...], ...]
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ChunkReport(Record):
+    """What ``validate_chunk`` found in one chunk (it never reads X)."""
+
+    path: str
+    n_obs: int = 0
+    obsm_keys: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    """Each names the file, the key and the fix; ``check_inputs`` fails on any."""
+    warnings: tuple[str, ...] = ()
+    n_missing_caption: int = 0
+    annotation_sums: AnnotationSums | None = None
+
+
+# ------------------------------------------------------------------------- check_inputs
+
+
+@dataclass(frozen=True)
+class SplitInputs(Record):
+    """One split's input chunks, as ``check_inputs`` saw them."""
+
+    chunks: int
+    cells: int
+    missing_caption: int = 0
+    warnings: tuple[str, ...] = ()
+    obsm_keys: tuple[str, ...] = ()
+    """Embeddings present in every chunk of the split."""
+    file_formats: tuple[str, ...] = ()
+    """``zarr`` and/or ``h5ad``."""
+
+
+@dataclass(frozen=True)
+class InputsSummary(Record):
+    """Every split's inputs; written only when no chunk has a problem."""
+
+    splits: dict[str, SplitInputs] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------- split_index
+
+
+@dataclass(frozen=True)
+class SplitInfo(Record):
+    """The split index of one split, in numbers."""
+
+    cells: int
+    pool: int
+    """Cells that can be anchors and negatives (in caption formats: those with a caption)."""
+    dropped_missing_caption: int
+    batches: int
+    captions: int
+    chunks: tuple[str, ...]
+    similar_annotation: dict[str, str] | None = None
+    """For ``semantic_similar``: each annotation's most similar other annotation."""
+
+
+# ------------------------------------------------------------------------- write_shard
+
+
+@dataclass(frozen=True)
+class ShardStats(Record):
+    """One chunk's shard."""
+
+    chunk: str
+    rows: int
+    samples: int
+    """Anchors (cells) in the shard; in ``pairs`` each gives several rows."""
+    sha256: str
+    dropped_missing_caption: int = 0
+    pairs_negative_rows_skipped: int = 0
+
+
+# ------------------------------------------------------------------------- assemble_split
+
+
+@dataclass(frozen=True)
+class ShardRef(Record):
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DroppedRows(Record):
+    missing_caption: int = 0
+    pairs_negative_rows_skipped: int = 0
+
+
+@dataclass(frozen=True)
+class SplitRecord(Record):
+    """What one split contributes to the dataset: its shards in order and its statistics."""
+
+    shards: tuple[ShardRef, ...]
+    rows: int
+    samples: int
+    cells: int
+    chunks: int
+    dropped: DroppedRows
+    captions: int
+    batches: int
+    negative_levels: dict[str, int]
+    """Negatives drawn at each level (see ``FallbackCounts``), summed over the chunks."""
+
+
+# ------------------------------------------------------------------------- the dataset card
+
+
+@dataclass(frozen=True)
+class CardSettings(Record):
+    """The configuration the dataset card depends on (and nothing else)."""
+
+    dataset_name: str
+    dataset_format: str
+    caption_key: str | None
+    sentence_keys: tuple[str, ...]
+    negatives_per_sample: int
+    resolve_negatives: bool
+    cs_length: int
+    use_nextcloud: bool
+    base_repo_id: str | None = None
+    card_template: str | None = None
+    """Absolute path of the user's template; None: the package's default template."""
+    embedding_generation: str | None = None
+    dataset_type_explanation: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
