@@ -46,8 +46,10 @@ def run_workflow(
     forcerun: tuple[str, ...] = (),
     cores: int = 2,
     targets: tuple[str, ...] = (),
+    snakefile: Path = SNAKEFILE,
 ) -> RunResult:
-    """Run (or dry-run) the workflow in ``workdir`` with ``config`` written as a config file."""
+    """Run (or dry-run) the workflow in ``workdir`` with ``config`` written as a config file
+    (``snakefile``: another workflow's, e.g. one that uses this one as a module)."""
     from snakemake.api import SnakemakeApi
     from snakemake.scheduling.greedy import SchedulerSettings as GreedySettings
     from snakemake.settings.types import (
@@ -73,7 +75,7 @@ def run_workflow(
                 resource_settings=ResourceSettings(cores=cores),
                 config_settings=ConfigSettings(configfiles=[configfile]),
                 storage_settings=StorageSettings(),
-                snakefile=SNAKEFILE,
+                snakefile=snakefile,
                 workdir=workdir,
             )
             dag = workflow.dag(
