@@ -1,4 +1,4 @@
-"""Hub publishing (``adata_hf_datasets.hub`` / ``.card``) against the stand-in Hub (real processes, HTTP).
+"""Hub publishing (``adata_hf_datasets.publish.hub`` / ``.card``) against the stand-in Hub (real processes, HTTP).
 
 The server is tests/servers/hub_server.py. The client side is the real ``huggingface_hub`` and
 ``datasets``; both read ``HF_ENDPOINT`` (and ``HF_HUB_DISABLE_XET``, ``HF_HOME``) at import time,
@@ -44,6 +44,7 @@ logging.getLogger("adata_hf_datasets").setLevel(logging.DEBUG)
 import datasets
 from adata_hf_datasets.publish import hub
 from adata_hf_datasets.publish.card_variables import card_variables
+from adata_hf_datasets.publish.hub.staging import arrow_to_parquet
 from adata_hf_datasets.steps.assemble import read_local_dataset
 
 STRING = datasets.Value("string")
@@ -165,7 +166,7 @@ def convert(step):
     import pyarrow.parquet as pq
 
     features = datasets.Features({c: STRING for c in step["columns"]})
-    rows = hub._arrow_to_parquet(Path(step["src"]), Path(step["dst"]), features, row_group_bytes=step["row_group_bytes"])
+    rows = arrow_to_parquet(Path(step["src"]), Path(step["dst"]), features, row_group_bytes=step["row_group_bytes"])
     meta = pq.read_metadata(step["dst"])
     return {"rows": rows, "row_groups": meta.num_row_groups, "peak": pa.default_memory_pool().max_memory()}
 
