@@ -614,6 +614,44 @@ def test_any_probe_error_but_repo_not_found_stops_versioning(
     hub_server.assert_no_token_leak()
 
 
+def test_a_damaged_record_stops_with_a_clear_error_and_creates_nothing(
+    hub_server: HubStandIn, tmp_path: Path
+):
+    t = tmp_path
+    # valid JSON but not an object, not JSON at all, no "repos" mapping, an entry without repo_id
+    damaged = {
+        "array": "[]",
+        "number": "3",
+        "string": '"alice/nose"',
+        "not_json": "{",
+        "no_repos": '{"repos": []}',
+        "bad_entry": '{"repos": {"alice/other": 5}}',
+    }
+    records = t / "records"
+    records.mkdir()
+    steps = [make_step(t, "nose", "multiplets")]
+    for case, text in damaged.items():
+        (records / f"{case}.json").write_text(text)
+        steps.append(
+            {
+                **push_step(t, "nose", "multiplets"),
+                "record": str(records / f"{case}.json"),
+                "stop_on_error": False,
+            }
+        )
+    results = hub_server.run(steps, HF_TOKEN_UPLOAD=ALICE)
+    assert results[0]["ok"], results[0]
+    for (case, text), result in zip(damaged.items(), results[1:], strict=True):
+        record = records / f"{case}.json"
+        assert not result["ok"] and result["type"] == "HubError", (case, result)
+        assert f"the Hub repository record {record} is unreadable" in result["error"], result
+        assert "fix or delete it" in result["error"]
+        assert record.read_text() == text  # left as it was
+    assert hub_server.repos() == {}
+    assert hub_server.stats()["repos_created"] == 0
+    hub_server.assert_no_token_leak()
+
+
 def test_parquet_conversion_memory_does_not_grow_with_the_shard(
     hub_server: HubStandIn, tmp_path: Path
 ):

@@ -20,6 +20,8 @@ __all__ = ["choose_repo_id", "is_repo_not_found", "mark_record", "repo_base_name
 
 _RECORD_FORMAT = 1
 
+_JSON_TYPES = {list: "an array", str: "a string", bool: "a boolean"}
+
 
 def repo_base_name(*, dataset_name: str, dataset_format: str, caption_key: str | None) -> str:
     """The dataset id (see :func:`~adata_hf_datasets.core.naming.dataset_id`), checked against
@@ -31,18 +33,33 @@ def repo_base_name(*, dataset_name: str, dataset_format: str, caption_key: str |
     return name
 
 
+def _record_problem(record: Any) -> str | None:
+    """What makes a parsed record unusable, or None: checked before any key is read."""
+    if not isinstance(record, dict):
+        kind = _JSON_TYPES.get(type(record), "null" if record is None else "a number")
+        return f"{kind}, not a JSON object"
+    if not isinstance(record.get("repos"), dict):
+        return "no 'repos' mapping"
+    for key, entry in record["repos"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("repo_id"), str):
+            return f"the entry {key!r} has no 'repo_id'"
+    return None
+
+
 def _load_record(record_path: Path) -> dict:
     if not record_path.exists():
         return {"format": _RECORD_FORMAT, "repos": {}}
     try:
         record = json.loads(record_path.read_text())
-        if not isinstance(record.get("repos"), dict):
-            raise ValueError("no 'repos' mapping")
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
+        problem: str | None = str(exc)
+    else:
+        problem = _record_problem(record)
+    if problem:
         raise HubError(
-            f"the Hub repository record {record_path} is unreadable ({exc}); fix or delete it "
+            f"the Hub repository record {record_path} is unreadable ({problem}); fix or delete it "
             "(deleting it makes the next push pick a new version)"
-        ) from None
+        )
     return record
 
 

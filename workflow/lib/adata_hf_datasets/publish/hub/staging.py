@@ -117,11 +117,12 @@ class StagedShard:
 
 
 def _read_manifest(manifest_path: Path) -> dict:
-    """The staging manifest, or empty when it is missing or unreadable (a cache: all is redone)."""
+    """The staging manifest, or empty when it is missing or damaged (a cache: all is redone)."""
     try:
-        return json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    except ValueError:
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    except (OSError, ValueError):
         return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def stage_parquet(
@@ -169,8 +170,9 @@ def stage_parquet(
             }
             cached = manifest.get(name)
             if (
-                cached
+                isinstance(cached, dict)
                 and all(cached.get(k) == v for k, v in source_key.items())
+                and isinstance(cached.get("sha256"), str)
                 and dst.is_file()
                 and dst.stat().st_size == cached.get("size")
             ):
