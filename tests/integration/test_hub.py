@@ -1,4 +1,4 @@
-"""Hub publishing (``adata_hf_datasets.hub`` / ``.card``) against the stand-in Hub (real processes, HTTP).
+"""Hub publishing (``adata_hf_datasets.publish.hub`` / ``.card``) against the stand-in Hub (real processes, HTTP).
 
 The server is tests/servers/hub_server.py. The client side is the real ``huggingface_hub`` and
 ``datasets``; both read ``HF_ENDPOINT`` (and ``HF_HUB_DISABLE_XET``, ``HF_HOME``) at import time,
@@ -44,6 +44,7 @@ logging.getLogger("adata_hf_datasets").setLevel(logging.DEBUG)
 import datasets
 from adata_hf_datasets.publish import hub
 from adata_hf_datasets.publish.card_variables import card_variables
+from adata_hf_datasets.publish.hub.staging import arrow_to_parquet
 from adata_hf_datasets.steps.assemble import read_local_dataset
 
 STRING = datasets.Value("string")
@@ -165,7 +166,7 @@ def convert(step):
     import pyarrow.parquet as pq
 
     features = datasets.Features({c: STRING for c in step["columns"]})
-    rows = hub._arrow_to_parquet(Path(step["src"]), Path(step["dst"]), features, row_group_bytes=step["row_group_bytes"])
+    rows = arrow_to_parquet(Path(step["src"]), Path(step["dst"]), features, row_group_bytes=step["row_group_bytes"])
     meta = pq.read_metadata(step["dst"])
     return {"rows": rows, "row_groups": meta.num_row_groups, "peak": pa.default_memory_pool().max_memory()}
 
@@ -610,6 +611,44 @@ def test_any_probe_error_but_repo_not_found_stops_versioning(
     assert hub_server.repos() == {}
     assert hub_server.stats()["repos_created"] == 0
     assert not (t / "results" / "lung.hub.json").exists()
+    hub_server.assert_no_token_leak()
+
+
+def test_a_damaged_record_stops_with_a_clear_error_and_creates_nothing(
+    hub_server: HubStandIn, tmp_path: Path
+):
+    t = tmp_path
+    # valid JSON but not an object, not JSON at all, no "repos" mapping, an entry without repo_id
+    damaged = {
+        "array": "[]",
+        "number": "3",
+        "string": '"alice/nose"',
+        "not_json": "{",
+        "no_repos": '{"repos": []}',
+        "bad_entry": '{"repos": {"alice/other": 5}}',
+    }
+    records = t / "records"
+    records.mkdir()
+    steps = [make_step(t, "nose", "multiplets")]
+    for case, text in damaged.items():
+        (records / f"{case}.json").write_text(text)
+        steps.append(
+            {
+                **push_step(t, "nose", "multiplets"),
+                "record": str(records / f"{case}.json"),
+                "stop_on_error": False,
+            }
+        )
+    results = hub_server.run(steps, HF_TOKEN_UPLOAD=ALICE)
+    assert results[0]["ok"], results[0]
+    for (case, text), result in zip(damaged.items(), results[1:], strict=True):
+        record = records / f"{case}.json"
+        assert not result["ok"] and result["type"] == "HubError", (case, result)
+        assert f"the Hub repository record {record} is unreadable" in result["error"], result
+        assert "fix or delete it" in result["error"]
+        assert record.read_text() == text  # left as it was
+    assert hub_server.repos() == {}
+    assert hub_server.stats()["repos_created"] == 0
     hub_server.assert_no_token_leak()
 
 

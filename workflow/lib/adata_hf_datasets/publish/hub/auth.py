@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import HubAuthError, HubError, _describe
+from .errors import HubAuthError, HubError, describe
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
-__all__ = ["LOGIN_HELP", "hub_api", "resolve_token", "token_user"]
+__all__ = ["LOGIN_HELP", "find_token", "hub_api", "resolve_token", "token_user"]
 
 LOGIN_HELP = (
     "No Hugging Face token found. Set HF_TOKEN_UPLOAD (or HF_TOKEN) to a token with write access in the "
@@ -20,9 +20,31 @@ LOGIN_HELP = (
     "(older clients: `huggingface-cli login`). Tokens are created at https://huggingface.co/settings/tokens. "
     "Do not put the token in the config: it would be stored in plain text."
 )
+"""The message of the :class:`HubAuthError` raised when no token is found: how to provide one."""
 
 
-def _find_token(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+def find_token(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The token and a description of where it was found, without any request.
+
+    :func:`~.push_dataset` logs the description (never the token), so that a user with several
+    tokens can tell which one was used; :func:`resolve_token` is the same without it.
+
+    Parameters
+    ----------
+    environ
+        The environment to read (default ``os.environ``).
+
+    Returns
+    -------
+    tuple[str, str]
+        The token, and the variable name or ``the cached login (path)`` it came from.
+
+    Raises
+    ------
+    HubAuthError
+        When none of ``HF_TOKEN_UPLOAD``, ``HF_TOKEN`` and the cached login holds a token; the
+        message is :data:`LOGIN_HELP`.
+    """
     env = os.environ if environ is None else environ
     for var in ("HF_TOKEN_UPLOAD", "HF_TOKEN"):
         value = (env.get(var) or "").strip()
@@ -39,7 +61,7 @@ def _find_token(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
 
 def resolve_token(environ: Mapping[str, str] | None = None) -> str:
     """``HF_TOKEN_UPLOAD``, else ``HF_TOKEN``, else the cached login; :class:`HubAuthError` when none."""
-    return _find_token(environ)[0]
+    return find_token(environ)[0]
 
 
 def hub_api(token: str, *, endpoint: str | None = None) -> HfApi:
@@ -70,9 +92,9 @@ def token_user(api: HfApi) -> str:
                 f"HF_TOKEN, or log in again with `hf auth login --force`; the token needs write access."
             ) from None
         raise HubError(
-            f"Could not check the token at {api.endpoint}: {_describe(exc, api.token)}"
+            f"Could not check the token at {api.endpoint}: {describe(exc, api.token)}"
         ) from None
     except Exception as exc:
         raise HubError(
-            f"Could not reach {api.endpoint} to check the token: {_describe(exc, api.token)}"
+            f"Could not reach {api.endpoint} to check the token: {describe(exc, api.token)}"
         ) from None

@@ -14,31 +14,40 @@ from typing import TYPE_CHECKING
 from ...steps.assemble import LocalDataset, read_local_dataset
 from ..card import DATA_DIR
 from .auth import hub_api
-from .errors import HubError, _describe, scrub
-from .repos import _is_repo_not_found
-from .staging import _Shard, _stage_parquet
+from .errors import LOG, HubError, describe, scrub
+from .repos import is_repo_not_found
+from .staging import StagedShard, stage_parquet
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
 __all__ = ["PublishReport", "publish"]
 
-LOG = logging.getLogger("adata_hf_datasets.hub")
-
 
 @dataclass
 class PublishReport:
+    """What :func:`publish` did, for the rule's ``pushed.json`` and for the caller's log."""
+
     repo_id: str
+    """The repository published to."""
     url: str
+    """Its page on the Hub."""
     revision: str | None = None
+    """The commit the repository is at after the push (the head when nothing was committed)."""
     commit_urls: list[str] = field(default_factory=list)
+    """One per commit made, in order; empty when the repository already held the dataset."""
     files_uploaded: int = 0
+    """Parquet shards and card uploaded."""
     files_skipped: int = 0
+    """Files the repository already held (same sha256, or the same card)."""
     files_deleted: int = 0
+    """Stale shards deleted under ``data/``."""
     bytes_uploaded: int = 0
+    """Bytes of the uploaded files."""
 
     @property
     def commit_url(self) -> str | None:
+        """The last commit's URL (the one that holds the card), None when nothing was committed."""
         return self.commit_urls[-1] if self.commit_urls else None
 
     @property
@@ -78,7 +87,7 @@ def _remote_files(
     return out
 
 
-def _holds(remote: dict, shard: _Shard, *, verify: bool = False) -> bool:
+def _holds(remote: dict, shard: StagedShard, *, verify: bool = False) -> bool:
     """Whether the repository holds ``shard``: same sha256. Skipping an upload needs the sha256;
     the read-back check after a commit accepts the size when the Hub lists no LFS sha256."""
     sha, _, size = remote.get(shard.path_in_repo, (None, None, None))
@@ -103,7 +112,7 @@ def publish(
 ) -> PublishReport:
     """Upload the local ``DatasetDict`` at ``dataset_dir`` and ``card_text`` (README.md) to ``repo_id``.
 
-    The repository must exist (see :func:`choose_repo_id`). ``work_dir`` holds the Parquet shards and
+    The repository must exist (see :func:`~.choose_repo_id`). ``work_dir`` holds the Parquet shards and
     a manifest so that reruns reuse them (default: a temporary directory removed afterwards).
     Resumable: after an interrupted push, rerunning uploads only what the Hub does not hold yet.
     """
@@ -137,7 +146,7 @@ def publish(
         except Exception as exc:
             log.debug("publish failed:\n%s", scrub("".join(traceback.format_exception(exc)), token))
             raise HubError(
-                f"pushing to {repo_id} failed: {_describe(exc, token)}. Rerun to resume: the same repository is "
+                f"pushing to {repo_id} failed: {describe(exc, token)}. Rerun to resume: the same repository is "
                 "used and files already on the Hub are not uploaded again."
             ) from None
     return report
@@ -162,7 +171,7 @@ def _publish(
     try:
         info = api.repo_info(repo_id, repo_type="dataset")
     except Exception as exc:
-        if _is_repo_not_found(exc):
+        if is_repo_not_found(exc):
             raise HubError(
                 f"the dataset repository {repo_id} does not exist; create it with choose_repo_id"
             ) from None
@@ -176,7 +185,7 @@ def _publish(
         )
     head = info.sha
     remote = _remote_files(api, repo_id, head)
-    shards = _stage_parquet(local, stage, log)
+    shards = stage_parquet(local, stage, log=log)
 
     card_bytes = card_text.encode("utf-8")
     planned = {shard.path_in_repo for shard in shards}
@@ -196,7 +205,7 @@ def _publish(
         report.revision = head
         return
 
-    def add(shard: _Shard) -> CommitOperationAdd:
+    def add(shard: StagedShard) -> CommitOperationAdd:
         op = CommitOperationAdd(path_in_repo=shard.path_in_repo, path_or_fileobj=str(shard.local))
         op.upload_info.sha256 = bytes.fromhex(shard.sha256)  # known already: no second read
         return op

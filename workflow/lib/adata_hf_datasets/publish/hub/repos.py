@@ -5,22 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...core.naming import dataset_id, repo_name_problem
+from ...io.files import atomic_path
 from .auth import token_user
-from .errors import HubError, _describe
+from .errors import LOG, HubError, describe
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
-__all__ = ["choose_repo_id", "repo_base_name"]
-
-LOG = logging.getLogger("adata_hf_datasets.hub")
+__all__ = ["choose_repo_id", "is_repo_not_found", "mark_record", "repo_base_name"]
 
 _RECORD_FORMAT = 1
+
+_JSON_TYPES = {list: "an array", str: "a string", bool: "a boolean"}
 
 
 def repo_base_name(*, dataset_name: str, dataset_format: str, caption_key: str | None) -> str:
@@ -33,34 +33,65 @@ def repo_base_name(*, dataset_name: str, dataset_format: str, caption_key: str |
     return name
 
 
+def _record_problem(record: Any) -> str | None:
+    """What makes a parsed record unusable, or None: checked before any key is read."""
+    if not isinstance(record, dict):
+        kind = _JSON_TYPES.get(type(record), "null" if record is None else "a number")
+        return f"{kind}, not a JSON object"
+    if not isinstance(record.get("repos"), dict):
+        return "no 'repos' mapping"
+    for key, entry in record["repos"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("repo_id"), str):
+            return f"the entry {key!r} has no 'repo_id'"
+    return None
+
+
 def _load_record(record_path: Path) -> dict:
     if not record_path.exists():
         return {"format": _RECORD_FORMAT, "repos": {}}
     try:
         record = json.loads(record_path.read_text())
-        if not isinstance(record.get("repos"), dict):
-            raise ValueError("no 'repos' mapping")
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
+        problem: str | None = str(exc)
+    else:
+        problem = _record_problem(record)
+    if problem:
         raise HubError(
-            f"the Hub repository record {record_path} is unreadable ({exc}); fix or delete it "
+            f"the Hub repository record {record_path} is unreadable ({problem}); fix or delete it "
             "(deleting it makes the next push pick a new version)"
-        ) from None
+        )
     return record
 
 
 def _save_record(record_path: Path, record: dict) -> None:
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = record_path.with_name(f".{record_path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, record_path)
+    with atomic_path(record_path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _is_repo_not_found(exc: BaseException) -> bool:
-    """Only a real 404 RepoNotFound: the client also maps some 401s to RepositoryNotFoundError."""
+def is_repo_not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` is the Hub's 404 ``RepoNotFound``, the only answer that means "free".
+
+    Shared by the version choice (a name is taken unless the Hub says so) and by
+    :func:`~.publish` (which names a missing repository instead of quoting the client). The
+    client also maps some 401s, gated and disabled repositories to ``RepositoryNotFoundError``:
+    those are not "not found" here.
+
+    Parameters
+    ----------
+    exc
+        An exception raised by a ``huggingface_hub`` call about one repository.
+
+    Returns
+    -------
+    bool
+        True only for a ``RepositoryNotFoundError`` whose response is HTTP 404 with
+        ``X-Error-Code: RepoNotFound``.
+    """
     from huggingface_hub.errors import DisabledRepoError, GatedRepoError, RepositoryNotFoundError
 
     if not isinstance(exc, RepositoryNotFoundError) or isinstance(
@@ -80,10 +111,10 @@ def _repo_exists(api: HfApi, repo_id: str) -> bool:
         api.repo_info(repo_id, repo_type="dataset")
         return True
     except Exception as exc:
-        if _is_repo_not_found(exc):
+        if is_repo_not_found(exc):
             return False
         raise HubError(
-            f"Could not tell whether the dataset repository {repo_id} exists ({_describe(exc, api.token)}). "
+            f"Could not tell whether the dataset repository {repo_id} exists ({describe(exc, api.token)}). "
             "Only 'repository not found' counts as free, so nothing was created or uploaded; fix the cause and rerun."
         ) from None
 
@@ -99,11 +130,11 @@ def _create_repo(api: HfApi, repo_id: str, private: bool) -> bool:
         if getattr(exc.response, "status_code", None) == 409:
             return False
         raise HubError(
-            f"Could not create the dataset repository {repo_id}: {_describe(exc, api.token)}"
+            f"Could not create the dataset repository {repo_id}: {describe(exc, api.token)}"
         ) from None
     except Exception as exc:
         raise HubError(
-            f"Could not create the dataset repository {repo_id}: {_describe(exc, api.token)}"
+            f"Could not create the dataset repository {repo_id}: {describe(exc, api.token)}"
         ) from None
 
 
@@ -172,9 +203,29 @@ def choose_repo_id(
     )
 
 
-def _mark_record(record_path: Path, repo_id: str, **fields: Any) -> None:
+def mark_record(record_path: Path, repo_id: str, **fields: Any) -> None:
+    """Set ``fields`` (and ``updated``, the time now) on the record's entry for ``repo_id``.
+
+    :func:`~.push_dataset` marks the entry ``status="pushing"`` before uploading and
+    ``status="complete"`` (with the revision) after the read-back check, so the record tells
+    whether the last push finished. Written atomically, like every save of the record.
+
+    Parameters
+    ----------
+    record_path
+        The record written by :func:`choose_repo_id`.
+    repo_id
+        The repository whose entries are updated (all entries that name it).
+    **fields
+        JSON values to set, e.g. ``status`` and ``revision``.
+
+    Raises
+    ------
+    HubError
+        When the record is unreadable (the message names the file).
+    """
     record = _load_record(record_path)
     for entry in record["repos"].values():
         if entry.get("repo_id") == repo_id:
-            entry.update(fields)
+            entry.update(fields, updated=_now())
     _save_record(record_path, record)
