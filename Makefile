@@ -33,6 +33,7 @@ lint: install
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=workflow/lib $(BIN)/lint-imports
 
 clean:
 	rm -rf results logs benchmarks .snakemake data/hf_datasets

@@ -149,6 +149,11 @@ def test_missing_data_folder_names_the_path(project):
         ),
         ({"sentence_keys": ["semantic_true"], "annotation_key": None}, "need 'annotation_key'"),
         ({"caption_key": None}, "needs captions but 'caption_key' is null"),
+        ({"caption_key": "cell type/label"}, "caption_key must not contain '/'"),
+        (
+            {"caption_key": "cell caption", "push_to_hub": True},
+            "'toy_multiplets_cell caption' is not a valid Hub repository name",
+        ),
     ],
 )
 def test_config_errors_are_one_clear_message_before_any_job(project, creation, expected):
@@ -172,3 +177,26 @@ def test_duplicate_ids_within_a_chunk_and_problems_of_several_chunks_together(pr
     va.write_zarr(paths["val"][0])
     result = assert_fails_cleanly(project, config, "train/chunk_1.zarr", "'dup'", "not unique")
     assert "val/chunk_0.zarr: missing required obsm key(s) ['X_pca']" in result.logs
+
+
+def test_a_split_folder_that_is_no_split_name_fails_before_any_job_naming_the_fix(project):
+    project.write({"train": [ChunkRecipe(n_cells=20)], "train-v2": [ChunkRecipe(n_cells=20)]})
+    result = project.run(project.config(), dryrun=True)
+    assert not result.ok and result.jobs == []
+    assert str(project.data_dir / "train-v2") in result.error, result.error
+    assert "rename the folder" in result.error
+
+
+def test_a_caption_key_with_a_space_builds_a_local_dataset(project):
+    """Hub repository names allow no space; a build that does not push needs no Hub name."""
+    layout = {"train": [ChunkRecipe(n_cells=40, seed=1)]}
+    paths = project.write(layout)
+    adata = make_adata(ChunkRecipe(n_cells=40, seed=1))
+    adata.obs["cell caption"] = adata.obs["caption"]
+    shutil.rmtree(paths["train"][0])
+    adata.write_zarr(paths["train"][0])
+    config = project.config(caption_key="cell caption")
+    result = project.run(config)
+    assert result.ok, result.logs
+    card = (project.output_path(config) / "README.md").read_text()
+    assert "toy_multiplets_cell caption" in card

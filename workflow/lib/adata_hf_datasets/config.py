@@ -338,7 +338,7 @@ def _resolve(config: dict) -> Settings:
     return Settings(
         dataset_name=name,
         data_dir=Path(data_dir).expanduser().absolute(),
-        output_dir=Path(creation["output_dir"]).expanduser().absolute(),
+        output_dir=Path(creation["output_dir"]).expanduser(),
         dataset_format=fmt,
         sentence_keys=tuple(sentence_keys),
         caption_key=caption_key,
