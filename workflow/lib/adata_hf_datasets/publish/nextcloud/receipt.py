@@ -11,7 +11,7 @@ from typing import Any
 
 from ...io.files import atomic_path
 
-__all__ = ["Receipt", "read_receipt"]
+__all__ = ["Receipt", "previous_receipt", "read_receipt"]
 
 _RECEIPT_VERSION = 1
 
@@ -103,7 +103,11 @@ def read_receipt(path: Path) -> Receipt:
     return Receipt.from_dict(json.loads(Path(path).read_text()))
 
 
-def _previous_receipt(path: Path, log: logging.Logger) -> Receipt | None:
+def previous_receipt(path: Path, log: logging.Logger) -> Receipt | None:
+    """The receipt of an earlier run, or None when there is none or it cannot be read.
+
+    An unreadable receipt is logged and ignored: it costs one upload, never a failed job.
+    """
     path = Path(path)
     if not path.exists():
         return None
