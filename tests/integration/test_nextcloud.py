@@ -2,7 +2,7 @@
 
 The server (tests/servers/nextcloud_server.py) is wsgidav for WebDAV plus stand-ins for chunked
 upload v2, the OCS share API and public links; the client is
-``adata_hf_datasets.publish.nextcloud`` with ``requests``.
+``adata_hf_datasets.publish.nextcloud`` (webdav3 for plain WebDAV, on a ``requests`` transport).
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import tracemalloc
 import uuid
 import zipfile
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 import requests
+import webdav3.client
 
 from adata_hf_datasets.publish.nextcloud import (
     NextcloudClient,
@@ -84,8 +86,12 @@ class StandIn:
     def reset(self) -> None:
         requests.post(f"{self.url}/_test/reset", timeout=10).raise_for_status()
 
-    def fail(self, method: str, path_prefix: str, status: int, count: int) -> None:
+    def fail(
+        self, method: str, path_prefix: str, status: int, count: int, retry_after: int | None = None
+    ) -> None:
         spec = {"method": method, "path_prefix": path_prefix, "status": status, "count": count}
+        if retry_after is not None:
+            spec["retry_after"] = retry_after
         requests.post(f"{self.url}/_test/fail", json=spec, timeout=10).raise_for_status()
 
     def env(self) -> dict[str, str]:
@@ -551,6 +557,105 @@ def test_stand_in_reads_body_before_error_answers(server):
         timeout=30,
     )
     assert resp.status_code == 401
+
+
+# ----------------------------------------------------------------------------- webdav3
+
+
+def test_webdav3_requests_are_retried_and_scrubbed(server, monkeypatch, caplog):
+    """A connection error while webdav3 sends a request is retried by the transport; its text,
+    which here holds the password and the basic-auth header, is scrubbed everywhere."""
+    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    with NextcloudClient(settings_for(server), log=LOG, context="train/chunk_7.zarr", **FAST) as c:
+        c.ensure_dir("w3/retry")
+        send = c.transport.session.request
+        failures = [2]  # connection errors before the server is reached
+
+        def flaky(*args, **kwargs):
+            if failures[0]:
+                failures[0] -= 1
+                raise requests.ConnectionError(f"reset ({PASSWORD}; Authorization: Basic {basic})")
+            return send(*args, **kwargs)
+
+        monkeypatch.setattr(c.transport.session, "request", flaky)
+        server.reset()
+        entry = c.stat("/w3/retry")
+        assert entry is not None and entry.is_dir
+        stats = server.stats()["requests"]
+        assert stats == {"PROPFIND": {f"/remote.php/dav/files/{USER}/w3/retry": 1}}  # no HEAD
+        retries = [m for m in caplog.messages if "retrying in" in m]
+        assert len(retries) == 2 and all("***" in m for m in retries), retries
+
+        def down(*args, **kwargs):
+            raise requests.ConnectionError(f"refused ({PASSWORD}; Basic {basic})")
+
+        monkeypatch.setattr(c.transport.session, "request", down)
+        with pytest.raises(NextcloudUnavailableError) as info:
+            c.ensure_dir("w3/other")
+    error = info.value
+    assert "after 3 attempt(s)" in str(error) and "***" in str(error)
+    assert "train/chunk_7.zarr" in str(error) and error.url.endswith("/w3/other")
+    assert error.__cause__ is None and error.__suppress_context__
+    for text in (caplog.text, "".join(traceback.format_exception(error))):
+        assert PASSWORD not in text and basic not in text
+
+
+def test_exceptions_raised_inside_webdav3_become_scrubbed_errors(server, monkeypatch):
+    odd = f"p@ss w/rd+{uuid.uuid4().hex}"  # its quoted forms differ from the plain one
+    forms = (odd, quote(odd, safe=""), quote_plus(odd), base64.b64encode(f"u:{odd}".encode()))
+    forms = tuple(f if isinstance(f, str) else f.decode() for f in forms)
+    settings = NextcloudSettings(url=server.url, username="u", password=odd)
+
+    def leaky(*args, **kwargs):
+        raise ValueError("webdav3 broke: " + " | ".join(forms))
+
+    monkeypatch.setattr(webdav3.client.Client, "get_headers", leaky)
+    client = NextcloudClient(settings, log=LOG, context="c0", **FAST)
+    with client, pytest.raises(NextcloudError) as info:
+        client.stat("/a/b")
+    error = info.value
+    assert type(error) is NextcloudError and error.url == f"{server.url}/remote.php/dav/files/u/a/b"
+    assert "lookup (PROPFIND) for chunk c0 failed" in str(error) and "ValueError" in str(error)
+    assert str(error).count("***") == len(forms)
+    assert error.__cause__ is None and error.__suppress_context__
+    full = "".join(traceback.format_exception(error))
+    assert not [f for f in forms if f in full]
+
+    # reading the answer (webdav3's XML parser) fails: the same, with the server's own password
+    monkeypatch.undo()
+    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+    def unreadable(content):
+        raise TypeError(f"no href ({PASSWORD}, {basic})")
+
+    monkeypatch.setattr(webdav3.client.WebDavXmlUtils, "parse_get_list_info_response", unreadable)
+    with NextcloudClient(settings_for(server), log=LOG, **FAST) as client:
+        client.ensure_dir("w3/xml")
+        with pytest.raises(NextcloudError) as info:
+            client.stat("w3/xml")
+    assert "answered unreadable XML (TypeError: no href (***, ***))" in str(info.value)
+    assert info.value.status == 207 and info.value.__suppress_context__
+    full = "".join(traceback.format_exception(info.value))
+    assert PASSWORD not in full and basic not in full
+
+    # a status webdav3 raises for (400) is reported like every failed answer
+    monkeypatch.undo()
+    server.fail("PROPFIND", f"/remote.php/dav/files/{USER}/w3/", 400, count=1)
+    client = NextcloudClient(settings_for(server), log=LOG, **FAST)
+    with client, pytest.raises(NextcloudError) as info:
+        client.stat("w3/xml")
+    assert info.value.status == 400 and type(info.value) is NextcloudError
+    assert str(info.value).endswith("-> HTTP 400 Bad Request; server said: injected fault 400")
+
+
+def test_retry_after_is_honoured_under_webdav3(server, caplog):
+    with NextcloudClient(settings_for(server), log=LOG, **FAST) as client:
+        client.ensure_dir("w3/later")
+        server.fail("MKCOL", f"/remote.php/dav/files/{USER}/w3/later/", 429, 1, retry_after=1)
+        started = time.monotonic()
+        assert client.ensure_dir("w3/later/x") == ["/w3/later/x"]
+    assert time.monotonic() - started >= 1.0  # FAST backoff alone would wait 0.01 s
+    assert "HTTP 429" in caplog.text and "retrying in 1.00 s" in caplog.text
 
 
 # ----------------------------------------------------------------------------- secrets on disk

@@ -28,7 +28,8 @@ One process on 127.0.0.1 serves:
     Test-only: request counters per method and path (chunk PUTs included), share creations per
     path, downloads per token; reset clears the counters; ``fail`` takes JSON
     ``{"method": "PUT", "path_prefix": "/remote.php/", "status": 503, "count": 2}`` and answers
-    the next ``count`` matching requests with ``status`` (fault injection for retry tests).
+    the next ``count`` matching requests with ``status`` (fault injection for retry tests),
+    with a ``Retry-After`` header when the spec has ``"retry_after": SECONDS``.
 
 Wrong credentials give 401 on WebDAV, uploads and OCS. Every handler reads the whole request
 body, also when it answers with an error, so clients see the status instead of a reset
@@ -157,7 +158,7 @@ class State:
         tmp.write_text(json.dumps({"shares": self.shares, "next_id": self.next_id}, indent=1))
         os.replace(tmp, self.shares_file)
 
-    def take_fault(self, method: str, path: str) -> int | None:
+    def take_fault(self, method: str, path: str) -> dict | None:
         with self.lock:
             for fault in self.faults:
                 if fault["method"] not in ("*", method):
@@ -167,7 +168,7 @@ class State:
                 fault["count"] -= 1
                 if fault["count"] <= 0:
                     self.faults.remove(fault)
-                return int(fault["status"])
+                return fault
         return None
 
     def local_path(self, user_path: str) -> Path | None:
@@ -244,9 +245,15 @@ class NextcloudStandIn:
         path = _path_info(environ)
         if not path.startswith("/_test/"):
             self.state.count(method, path)
-            status = self.state.take_fault(method, path)
-            if status is not None:
-                return _respond(environ, start_response, status, f"injected fault {status}\n")
+            fault = self.state.take_fault(method, path)
+            if fault is not None:
+                status = fault["status"]
+                headers = (
+                    [("Retry-After", str(fault["retry_after"]))] if "retry_after" in fault else []
+                )
+                return _respond(
+                    environ, start_response, status, f"injected fault {status}\n", headers=headers
+                )
         try:
             if path.startswith("/_test/"):
                 return self._test_api(environ, start_response, method, path)
@@ -532,6 +539,8 @@ class NextcloudStandIn:
                 "status": int(spec.get("status", 503)),
                 "count": int(spec.get("count", 1)),
             }
+            if "retry_after" in spec:
+                fault["retry_after"] = int(spec["retry_after"])
             with state.lock:
                 state.faults.append(fault)
             return _respond(environ, start_response, 204)

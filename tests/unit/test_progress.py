@@ -12,6 +12,7 @@ from adata_hf_datasets import progress as progress_module
 from adata_hf_datasets.core import rows as rows_module
 from adata_hf_datasets.core.formats import FormatSpec
 from adata_hf_datasets.progress import Progress
+from adata_hf_datasets.publish.nextcloud.streaming import UPLOAD_PROGRESS
 from adata_hf_datasets.steps.sentences import write_chunk_sentences
 from adata_hf_datasets.steps.shard import build_chunk_shard
 from adata_hf_datasets.steps.validate import inspect_chunk, write_inspection
@@ -47,6 +48,27 @@ def test_a_line_at_most_every_interval_and_one_at_the_end(monkeypatch, caplog) -
     assert lines == [("500", "1000", "100"), ("1000", "1000", "100"), ("1000", "1000", "100")]
     assert rate == pytest.approx(100.0)
     assert caplog.messages[0].startswith("cell sentences train/chunk_0: ")
+
+
+def test_an_upload_reports_mb_and_leaves_the_total_to_the_final_line(monkeypatch, caplog) -> None:
+    """The same logger words an upload in MB and MB/s; a retry sends the body again."""
+    clock = Clock()
+    monkeypatch.setattr(progress_module.time, "perf_counter", clock)
+    log = logging.getLogger("test.progress")
+    caplog.set_level(logging.INFO, logger="test.progress")
+    progress = Progress(log, 3_000_000, "train/chunk_0.zarr", interval=0, unit=UPLOAD_PROGRESS)
+    clock.now += 1.0
+    progress.update(1_000_000)
+    clock.now += 1.0
+    progress.update(500_000)  # the first attempt failed: the body starts again
+    clock.now += 1.0
+    progress.update(3_000_000)  # no line at 100 %: the final line follows at once
+    progress.finish()
+    assert caplog.messages == [
+        "train/chunk_0.zarr: 1.0/3.0 MB (33%) at 1.0 MB/s",
+        "train/chunk_0.zarr: 0.5/3.0 MB (17%) at 0.2 MB/s",
+        "train/chunk_0.zarr: uploaded 3.0 MB in 3.0 s (1.0 MB/s)",
+    ]
 
 
 def test_sentence_and_shard_jobs_report_as_they_go(tmp_path: Path, monkeypatch, caplog) -> None:

@@ -41,14 +41,21 @@ Modules
     :func:`zip_chunk`.
 ``receipt``
     :class:`Receipt`, :func:`read_receipt`.
-``client``
-    :class:`NextcloudClient` (the only place that talks HTTP), :class:`RemoteEntry`.
-``shares``
-    Which public link to reuse; :func:`download_link`.
-``streaming``
-    Request bodies streamed from disk with progress lines.
 ``upload``
-    :func:`upload_chunk`.
+    :func:`upload_chunk`, the per-chunk flow.
+``client``
+    :class:`NextcloudClient`: the Nextcloud API of one account, put together from the parts
+    below; its docstring tells what webdavclient3 is used for and what not.
+``webdav``
+    Plain WebDAV through webdavclient3 (lookups, folders, single ``PUT``), :class:`RemoteEntry`.
+``chunked``
+    Nextcloud's chunked upload v2.
+``shares``
+    Public links through the OCS share API: which one to reuse; :func:`download_link`.
+``transport``
+    The HTTP layer: the only holder of the credentials; timeouts, retries, scrubbing.
+``streaming``
+    Upload bodies streamed from disk (replayable on retry) and their progress lines.
 ``errors``
     :class:`NextcloudError` and its subclasses.
 """

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ...io.files import BLOCK_SIZE, sha256_file
+from ...io.files import BLOCK_SIZE, atomic_path, sha256_file
 
 __all__ = ["zip_chunk"]
 
@@ -58,28 +56,22 @@ def zip_chunk(chunk_path: Path, zip_path: Path, *, compression: str = "stored") 
         raise FileNotFoundError(f"chunk not found: {chunk_path}")
 
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
-            for arcname, path in entries:
-                info = zipfile.ZipInfo(arcname, date_time=_ZIP_DATE)
-                info.create_system = 3  # unix, whatever the platform
-                if path is None:  # directory entry
-                    info.external_attr = (0o40755 << 16) | 0x10
-                    info.compress_type = zipfile.ZIP_STORED
-                    archive.writestr(info, b"")
-                    continue
-                info.external_attr = 0o100644 << 16
-                info.compress_type = method
-                info.file_size = path.stat().st_size  # lets zipfile pick ZIP64 for big members
-                with path.open("rb") as src, archive.open(info, "w") as dst:
-                    shutil.copyfileobj(src, dst, BLOCK_SIZE)
-        size = tmp.stat().st_size
-        digest = sha256_file(tmp)
-        os.replace(tmp, zip_path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    with atomic_path(zip_path) as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
+        for arcname, path in entries:
+            info = zipfile.ZipInfo(arcname, date_time=_ZIP_DATE)
+            info.create_system = 3  # unix, whatever the platform
+            if path is None:  # directory entry
+                info.external_attr = (0o40755 << 16) | 0x10
+                info.compress_type = zipfile.ZIP_STORED
+                archive.writestr(info, b"")
+                continue
+            info.external_attr = 0o100644 << 16
+            info.compress_type = method
+            info.file_size = path.stat().st_size  # lets zipfile pick ZIP64 for big members
+            with path.open("rb") as src, archive.open(info, "w") as dst:
+                shutil.copyfileobj(src, dst, BLOCK_SIZE)
+    size = zip_path.stat().st_size
+    digest = sha256_file(zip_path)
     return size, digest
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Receipt", "read_receipt"]
+from ...io.files import atomic_path
+
+__all__ = ["Receipt", "previous_receipt", "read_receipt"]
 
 _RECEIPT_VERSION = 1
 
@@ -89,12 +90,12 @@ class Receipt:
         )
 
     def write(self, path: Path) -> None:
-        """Write the receipt as JSON, atomically (temporary file, then rename)."""
+        """Write the receipt as JSON, atomically: a killed job leaves the old receipt or the
+        new one, never half a file that the next run would have to ignore."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
 def read_receipt(path: Path) -> Receipt:
@@ -102,7 +103,11 @@ def read_receipt(path: Path) -> Receipt:
     return Receipt.from_dict(json.loads(Path(path).read_text()))
 
 
-def _previous_receipt(path: Path, log: logging.Logger) -> Receipt | None:
+def previous_receipt(path: Path, log: logging.Logger) -> Receipt | None:
+    """The receipt of an earlier run, or None when there is none or it cannot be read.
+
+    An unreadable receipt is logged and ignored: it costs one upload, never a failed job.
+    """
     path = Path(path)
     if not path.exists():
         return None

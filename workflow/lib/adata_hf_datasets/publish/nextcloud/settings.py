@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from .errors import NextcloudConfigError
 
-__all__ = ["NextcloudSettings", "default_remote_dir", "resolve_settings"]
+__all__ = ["NextcloudSettings", "clean_remote_path", "default_remote_dir", "resolve_settings"]
 
 _CONFIG_KEYS = ("url", "username", "password", "remote_path")
 _REF = re.compile(r"\$\{([^}]*)\}")
@@ -154,13 +154,18 @@ def resolve_settings(
         raise _config_error(
             f"nextcloud_config.url must look like https://cloud.example.org, got {url!r}"
         )
-    remote_path = _clean_remote(values["remote_path"], what="nextcloud_config.remote_path")
+    remote_path = clean_remote_path(values["remote_path"], what="nextcloud_config.remote_path")
     return NextcloudSettings(
         url=url, username=values["username"], password=values["password"], remote_path=remote_path
     )
 
 
-def _clean_remote(path: str, *, what: str) -> str:
+def clean_remote_path(path: str, *, what: str) -> str:
+    """A folder path inside the account, normalised: ``/a//b/./c/`` -> ``a/b/c``.
+
+    Backslashes count as separators; ``..`` is refused (naming ``what`` in the error), so a
+    configured path can never point outside the folder it names.
+    """
     parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
         raise _config_error(f"{what} must not contain '..': {path!r}")
@@ -174,4 +179,4 @@ def default_remote_dir(settings: NextcloudSettings, dataset_name: str, split: st
     ``adata_hf_datasets`` when the config leaves it empty (the user guide's ``""``, "auto").
     """
     root = settings.remote_path or "adata_hf_datasets"
-    return _clean_remote(f"{root}/{dataset_name}/{split}", what="remote folder")
+    return clean_remote_path(f"{root}/{dataset_name}/{split}", what="remote folder")

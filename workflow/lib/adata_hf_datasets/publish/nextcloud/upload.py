@@ -11,11 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .archive import zip_chunk
-from .client import DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, NextcloudClient, _module_log
+from .client import DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, NextcloudClient
 from .errors import NextcloudError
-from .receipt import Receipt, _previous_receipt
-from .settings import NextcloudSettings, _clean_remote
+from .receipt import Receipt, previous_receipt
+from .settings import NextcloudSettings, clean_remote_path
 from .shares import download_link
+from .transport import DEFAULT_LOG
 
 __all__ = ["upload_chunk"]
 
@@ -88,7 +89,7 @@ def upload_chunk(
     FileNotFoundError, ValueError
         The chunk is missing or is neither a ``.zarr`` directory nor an ``.h5ad`` file.
     """
-    log = log or _module_log
+    log = log or DEFAULT_LOG
     chunk_path = Path(chunk_path).absolute()
     if chunk_path.suffix == ".zarr":
         if not chunk_path.is_dir():
@@ -98,7 +99,7 @@ def upload_chunk(
             raise FileNotFoundError(f"h5ad chunk is not a file: {chunk_path}")
     else:
         raise ValueError(f"not a .zarr or .h5ad chunk: {chunk_path}")
-    remote_dir = _clean_remote(remote_dir, what="remote_dir")
+    remote_dir = clean_remote_path(remote_dir, what="remote_dir")
     remote_path = (
         f"/{remote_dir}/{chunk_path.name}.zip" if remote_dir else f"/{chunk_path.name}.zip"
     )
@@ -120,7 +121,7 @@ def upload_chunk(
             time.monotonic() - started,
             sha256[:16],
         )
-        previous = _previous_receipt(receipt_path, log)
+        previous = previous_receipt(receipt_path, log)
         with NextcloudClient(
             settings,
             timeout=timeout,
