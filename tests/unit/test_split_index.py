@@ -165,8 +165,8 @@ def test_stored_negative_pool_samples_exactly_like_a_fresh_one(tmp_path: Path) -
 
 
 def test_a_pool_file_from_elsewhere_is_refused(tmp_path: Path) -> None:
-    from adata_hf_datasets.io.files import write_table
     from adata_hf_datasets.core.negatives import NegativePool
+    from adata_hf_datasets.io.files import write_table
     from adata_hf_datasets.steps.split_index import read_negative_pool
 
     write_table(pa.table({"x": [1]}), tmp_path / "other.arrow")

@@ -135,9 +135,7 @@ class _HashingSink:
             self.closed = True
 
 
-def write_ipc_stream(
-    path: str | Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
-) -> str:
+def write_ipc_stream(path: str | Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> str:
     """Write record batches as an Arrow IPC stream (the format ``datasets`` writes), atomically;
     return the file's sha256, computed while writing."""
     import pyarrow as pa

@@ -105,8 +105,7 @@ def card_variables(
     variables: dict[str, Any] = {
         # the user guide's variables
         "embedding_generation": embedding_generation,
-        "dataset_type_explanation": dataset_type_explanation
-        or FORMAT_EXPLANATIONS[dataset_format],
+        "dataset_type_explanation": dataset_type_explanation or FORMAT_EXPLANATIONS[dataset_format],
         "repo_id": repo_id,
         "dataset_name": dataset_name,
         "total_samples": total,
