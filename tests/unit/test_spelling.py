@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from adata_hf_datasets.core import spelling as spelling_module
 from adata_hf_datasets.core.ranking import CellSentenceBuilder
-from adata_hf_datasets.core.spelling import append_annotation
+from adata_hf_datasets.core.spelling import GeneSpeller, append_annotation
 from tests.support.cell_sentences import gene_names, reference_sentences
 
 
@@ -67,3 +67,36 @@ def test_append_annotation_keeps_large_string_and_rejects_missing():
         append_annotation(pa.array(["G1", "G2"]), np.array(["a", np.nan], dtype=object))
     with pytest.raises(ValueError, match="2 sentences but 1"):
         append_annotation(pa.array(["G1", "G2"]), ["a"])
+
+
+@pytest.mark.parametrize(
+    ("n_vars", "positions_dtype"),
+    [
+        (50, np.uint16),  # the dictionary ids are uint16: positions are turned into ids in place
+        (50, np.int64),  # another dtype: converted, so copied either way
+        (40_000, np.int32),  # 80,000 dictionary entries: int32 ids, in place
+    ],
+)
+@pytest.mark.parametrize("large_string", [False, True])
+def test_spell_gives_the_same_text_whether_or_not_it_may_reuse_the_positions(
+    monkeypatch, n_vars, positions_dtype, large_string
+):
+    if large_string:  # a tiny offset limit: the large-string path, with its exact byte count
+        monkeypatch.setattr(spelling_module, "_INT32_MAX", 50)
+    rng = np.random.default_rng(n_vars + large_string)
+    names = np.array([f"g{i}" + "é" * (i % 3) for i in range(n_vars)], dtype=object)
+    counts = rng.integers(0, 12, size=40)
+    counts[[0, 7, 39]] = 0  # rows without genes, first and last included
+    indptr = np.concatenate(([0], np.cumsum(counts)))
+    positions = rng.integers(0, n_vars, size=int(indptr[-1])).astype(positions_dtype)
+    expected = [" ".join(names[p] for p in positions[indptr[i] : indptr[i + 1]]) for i in range(40)]
+    speller = GeneSpeller(names)
+
+    kept = positions.copy()
+    copied = speller.spell(indptr, kept, reuse_positions=False)
+    assert np.array_equal(kept, positions)  # not handed over: left as it was
+    reused = speller.spell(indptr, positions.copy(), reuse_positions=True)
+
+    assert reused.equals(copied)
+    assert copied.to_pylist() == expected
+    assert pa.types.is_large_string(copied.type) == large_string
