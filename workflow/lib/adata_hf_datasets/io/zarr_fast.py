@@ -5,12 +5,19 @@ anndata writes zarr v2 by default. For a 1-D array on local disk whose chunk fil
 here with the array's own numcodecs codec: about twice as fast as zarr/anndata for X's CSR
 arrays (50,000 x 20,000, 100 M nonzeros) and four times for 50,000 obs names, on less CPU (no
 event loop, no thread hand-offs, one copy less). Anything else (zarr v3, remote stores,
-filters) returns None from ``open`` and the caller reads through zarr or anndata, which gives
-the same values (``tests/unit/test_zarr_fast.py`` compares both paths).
+filters, big-endian data) returns None from ``open`` and the caller reads through zarr or
+anndata, which gives the same values (``tests/unit/test_zarr_fast.py`` compares both paths).
+
+Switching it off: should a zarr layout be read wrongly here, set the environment variable
+``ADATA_HF_DATASETS_DIRECT_ZARR=0`` (or ``false``, ``no``, ``off``) for the workflow or the
+Python process; ``open`` then returns None for every array and every read goes through
+zarr/anndata (slower, same values). It is read each time an array is opened, so it applies to
+jobs started after it is set.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +27,26 @@ import pyarrow as pa
 
 from ..core.text import text_array
 
-__all__ = ["DirectArray", "DirectCSR", "DirectStrings", "categorical_arrow", "read_strings"]
+__all__ = [
+    "DIRECT_ZARR_VARIABLE",
+    "DirectArray",
+    "DirectCSR",
+    "DirectStrings",
+    "categorical_arrow",
+    "direct_zarr_enabled",
+    "read_strings",
+]
+
+DIRECT_ZARR_VARIABLE = "ADATA_HF_DATASETS_DIRECT_ZARR"
+"""Environment variable: ``0`` (``false``, ``no``, ``off``) turns the direct decoders off."""
+
+_OFF = ("0", "false", "no", "off")
+
+
+def direct_zarr_enabled() -> bool:
+    """Whether chunk files may be decoded directly: False when :data:`DIRECT_ZARR_VARIABLE` is
+    set to ``0``, ``false``, ``no`` or ``off`` (read at each call)."""
+    return os.environ.get(DIRECT_ZARR_VARIABLE, "").strip().lower() not in _OFF
 
 
 def categorical_arrow(group: Any) -> pa.DictionaryArray:
@@ -40,7 +66,10 @@ def categorical_arrow(group: Any) -> pa.DictionaryArray:
 
 def local_zarr_v2(array: Any, *, filter_id: str | None) -> tuple[Path, Any] | None:
     """Directory and metadata of a 1-D zarr v2 array on local disk whose only filter is
-    ``filter_id`` (None: no filter), or None: then zarr itself reads the array."""
+    ``filter_id`` (None: no filter), or None: then zarr itself reads the array. Always None
+    when the direct decoders are switched off (:func:`direct_zarr_enabled`)."""
+    if not direct_zarr_enabled():
+        return None
     try:
         from zarr.storage import LocalStore
 
@@ -110,7 +139,9 @@ class DirectArray:
         self.chunk = int(meta.chunks[0])
         self.dtype = np.dtype(meta.dtype.to_native_dtype())
         self.compressor = meta.compressor
-        self.fill_value = meta.fill_value
+        # zarr v2 allows a null fill value: zarr reads unwritten chunks as the dtype's default.
+        fill_value = meta.fill_value
+        self.fill_value = meta.dtype.default_scalar() if fill_value is None else fill_value
         self._cached: tuple[int, np.ndarray] | None = None  # the last decoded chunk
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Cell sentences: ranking, text, gene names, annotations, most similar other annotation."""
+"""Ranking: each cell's top genes by expression, against an obviously correct reference."""
 
 from __future__ import annotations
 
@@ -8,43 +8,14 @@ import pytest
 import scipy.sparse as sp
 
 from adata_hf_datasets.core import ranking as ranking_module
-from adata_hf_datasets.core import spelling as spelling_module
-from adata_hf_datasets.core.genes import highly_variable_mask, resolve_gene_names
+from adata_hf_datasets.core.genes import highly_variable_mask
 from adata_hf_datasets.core.ranking import CellSentenceBuilder
-from adata_hf_datasets.core.semantic import most_similar_other
-from adata_hf_datasets.core.spelling import append_annotation
-
-# ---------------------------------------------------------------------- reference
-
-
-def reference_top_genes(
-    dense: np.ndarray, cs_length: int, gene_mask: np.ndarray | None = None
-) -> list[list[int]]:
-    """Obviously correct: per cell, nonzero unmasked genes sorted by (-value, position)."""
-    result = []
-    for row in dense:
-        candidates = [
-            j for j in range(row.shape[0]) if row[j] != 0 and (gene_mask is None or gene_mask[j])
-        ]
-        # .item() gives exact Python ints/floats (no int64 -> float64 rounding).
-        candidates.sort(key=lambda j: (-row[j].item(), j))
-        result.append(candidates[:cs_length])
-    return result
-
-
-def reference_sentences(dense, names, cs_length, gene_mask=None) -> list[str]:
-    return [
-        " ".join(names[j] for j in genes)
-        for genes in reference_top_genes(dense, cs_length, gene_mask)
-    ]
-
-
-def as_lists(indptr: np.ndarray, positions: np.ndarray) -> list[list[int]]:
-    return [positions[indptr[i] : indptr[i + 1]].tolist() for i in range(indptr.shape[0] - 1)]
-
-
-def gene_names(n: int) -> np.ndarray:
-    return np.array([f"G{i}" for i in range(n)], dtype=object)
+from tests.support.cell_sentences import (
+    as_lists,
+    gene_names,
+    reference_sentences,
+    reference_top_genes,
+)
 
 
 def check_against_reference(dense, cs_length, gene_mask=None, sparse_format=sp.csr_matrix):
@@ -58,9 +29,6 @@ def check_against_reference(dense, cs_length, gene_mask=None, sparse_format=sp.c
         assert indptr.shape == (dense.shape[0] + 1,)
         assert as_lists(indptr, positions) == expected
     return builder
-
-
-# ---------------------------------------------------------------------- ranking
 
 
 def test_ties_broken_by_lower_var_position():
@@ -136,25 +104,6 @@ def test_highly_variable_restriction():
     # The top genes of the whole matrix include masked genes, so the mask really changes things.
     unmasked = CellSentenceBuilder(gene_names(40), cs_length=8).top_genes(dense)[1]
     assert not mask[unmasked].all()
-
-
-def test_highly_variable_mask_options():
-    values = np.array([True, False, True])
-    assert highly_variable_mask(highly_variable=values, use_highly_variable=True).tolist() == [
-        True,
-        False,
-        True,
-    ]
-    assert highly_variable_mask(highly_variable=values, use_highly_variable=False) is None
-    assert highly_variable_mask(highly_variable=None, use_highly_variable=True) is None
-    object_values = np.array([True, False], dtype=object)
-    assert highly_variable_mask(
-        highly_variable=object_values, use_highly_variable=True
-    ).tolist() == [True, False]
-    with pytest.raises(ValueError, match="highly_variable"):
-        highly_variable_mask(
-            highly_variable=np.array([True, None], dtype=object), use_highly_variable=True
-        )
 
 
 def test_mask_excluding_every_gene_of_a_cell_gives_empty_sentence():
@@ -337,161 +286,3 @@ def test_empty_block():
     assert indptr.tolist() == [0]
     assert positions.size == 0
     assert len(builder.build(np.zeros((0, 5)))) == 0
-
-
-# ---------------------------------------------------------------------- text
-
-
-def test_build_joins_names_with_single_spaces_and_non_ascii_names():
-    names = np.array(["TP53", "Gène-α", "CD4", "MT-CO1"], dtype=object)
-    dense = np.array([[0, 3, 1, 2], [4, 0, 0, 0], [1, 1, 1, 1]], dtype=np.float32)
-    builder = CellSentenceBuilder(names, cs_length=3)
-    result = builder.build(sp.csr_matrix(dense))
-    assert result.to_pylist() == ["Gène-α MT-CO1 CD4", "TP53", "TP53 Gène-α CD4"]
-    result.validate(full=True)
-
-
-def test_sentences_from_positions_does_not_modify_its_input():
-    builder = CellSentenceBuilder(gene_names(4), cs_length=4)
-    indptr, positions = builder.top_genes(np.array([[1, 2, 3, 4]], dtype=np.float32))
-    before = positions.copy()
-    assert builder.sentences_from_positions(indptr, positions).to_pylist() == ["G3 G2 G1 G0"]
-    assert np.array_equal(positions, before)
-
-
-def test_large_string_when_offsets_would_overflow(monkeypatch):
-    monkeypatch.setattr(spelling_module, "_INT32_MAX", 10)
-    builder = CellSentenceBuilder(np.array(["AAAA", "BBBB", "CCCC"], dtype=object), cs_length=3)
-    dense = np.array([[1, 2, 3], [3, 0, 1]], dtype=np.float32)
-    result = builder.build(dense)
-    assert result.type == pa.large_string()
-    assert result.to_pylist() == ["CCCC BBBB AAAA", "AAAA CCCC"]
-    result.validate(full=True)
-
-
-def test_random_sentences_match_reference():
-    rng = np.random.default_rng(7)
-    names = np.array([f"g{i}x" * (1 + i % 3) for i in range(80)], dtype=object)
-    dense = rng.poisson(0.5, size=(300, 80)).astype(np.float32)
-    builder = CellSentenceBuilder(names, cs_length=11)
-    assert builder.build(sp.csr_matrix(dense)).to_pylist() == reference_sentences(dense, names, 11)
-
-
-# ---------------------------------------------------------------------- gene names
-
-
-def test_resolve_gene_names_uses_the_column():
-    names, warning = resolve_gene_names(
-        gene_name_values=np.array(["A", "B"], dtype=object),
-        var_index=np.array(["ENSG1", "ENSG2"], dtype=object),
-        gene_name_column="gene_symbols",
-        chunk_label="chunk_3",
-    )
-    assert names.tolist() == ["A", "B"]
-    assert warning is None
-
-
-def test_resolve_gene_names_falls_back_to_var_index_with_warning():
-    names, warning = resolve_gene_names(
-        gene_name_values=None,
-        var_index=np.array(["ENSG1", "ENSG2"], dtype=object),
-        gene_name_column="gene_symbols",
-        chunk_label="chunk_3",
-    )
-    assert names.tolist() == ["ENSG1", "ENSG2"]
-    assert warning is not None
-    assert "chunk_3" in warning
-    assert "gene_symbols" in warning
-    assert "var.index" in warning
-    assert "set gene_name_column" in warning
-
-
-@pytest.mark.parametrize("bad", [None, np.nan, "", "   "])
-def test_resolve_gene_names_missing_or_empty_name_is_an_error(bad):
-    values = np.array(["A", "B", bad, "D", bad], dtype=object)
-    with pytest.raises(ValueError) as error:
-        resolve_gene_names(
-            gene_name_values=values,
-            var_index=np.array(["e0", "e1", "e2", "e3", "e4"], dtype=object),
-            gene_name_column="gene_symbols",
-            chunk_label="chunk_9",
-        )
-    message = str(error.value)
-    assert "chunk_9" in message
-    assert "gene_symbols" in message
-    assert "position 2" in message
-    assert "'e2'" in message
-    assert "position 4" in message
-    assert " 2 missing or empty" in message
-
-
-def test_resolve_gene_names_checks_var_index_in_the_fallback():
-    with pytest.raises(ValueError, match=r"chunk_1.*var\.index.*position 1"):
-        resolve_gene_names(
-            gene_name_values=None,
-            var_index=np.array(["A", ""], dtype=object),
-            gene_name_column="gene_symbols",
-            chunk_label="chunk_1",
-        )
-
-
-# ---------------------------------------------------------------------- semantic text
-
-
-def test_append_annotation():
-    sentences = pa.array(["G1 G2", "", "G3"])
-    result = append_annotation(sentences, ["T cell", "B cell", "NK cell"])
-    assert result.to_pylist() == ["G1 G2 T cell", "B cell", "G3 NK cell"]
-    as_numpy = append_annotation(sentences, np.array(["a", "b", "c"], dtype=object))
-    assert as_numpy.to_pylist() == ["G1 G2 a", "b", "G3 c"]
-    categorical = pa.array(["x", "y", "x"]).dictionary_encode()
-    assert append_annotation(sentences, categorical).to_pylist() == ["G1 G2 x", "y", "G3 x"]
-
-
-def test_append_annotation_keeps_large_string_and_rejects_missing():
-    large = pa.array(["G1", ""], type=pa.large_string())
-    result = append_annotation(large, pa.array(["a", "b"]))
-    assert result.type == pa.large_string()
-    assert result.to_pylist() == ["G1 a", "b"]
-    with pytest.raises(ValueError, match="row 1"):
-        append_annotation(pa.array(["G1", "G2"]), np.array(["a", np.nan], dtype=object))
-    with pytest.raises(ValueError, match="2 sentences but 1"):
-        append_annotation(pa.array(["G1", "G2"]), ["a"])
-
-
-def test_most_similar_other():
-    centroids = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [-1.0, 0.0]])
-    labels = ["T", "T-like", "B", "anti-T"]
-    result = most_similar_other(centroids, labels)
-    assert result == {"T": "T-like", "T-like": "T", "B": "T-like", "anti-T": "B"}
-    # Scale does not matter (cosine), and no label maps to itself.
-    assert most_similar_other(centroids * 7.5, labels) == result
-
-
-def test_most_similar_other_ties_go_to_the_label_that_sorts_first():
-    centroids = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 2.0], [0.0, 1.0]])
-    labels = ["a", "z", "m", "c"]
-    result = most_similar_other(centroids, labels)
-    # "a" is equally similar (0) to z, m and c: c sorts first. z, m, c are parallel.
-    assert result == {"a": "c", "z": "c", "m": "c", "c": "m"}
-
-
-def test_most_similar_other_zero_norm_rows():
-    centroids = np.array([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0]])
-    labels = ["zero", "pos", "neg"]
-    with np.errstate(all="raise"):
-        result = most_similar_other(centroids, labels)
-    # zero: similarity 0 to both -> "neg" sorts first; pos/neg: each other -1, zero 0 -> zero.
-    assert result == {"zero": "neg", "pos": "zero", "neg": "zero"}
-    result_pos = most_similar_other(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0]]), labels)
-    assert result_pos["pos"] == "neg"
-
-
-def test_most_similar_other_needs_two_labels():
-    with pytest.raises(ValueError, match="semantic_similar needs at least two annotation values"):
-        most_similar_other(np.ones((1, 3)), ["only"])
-
-
-def test_most_similar_other_rejects_nan_centroids():
-    with pytest.raises(ValueError, match="'b'"):
-        most_similar_other(np.array([[1.0, 0.0], [np.nan, 1.0]]), ["a", "b"])
