@@ -45,6 +45,7 @@ import datasets
 from adata_hf_datasets.publish import hub
 from adata_hf_datasets.publish.card_variables import card_variables
 from adata_hf_datasets.publish.hub.staging import arrow_to_parquet
+from adata_hf_datasets.records import CardSettings
 from adata_hf_datasets.steps.assemble import read_local_dataset
 
 STRING = datasets.Value("string")
@@ -86,16 +87,18 @@ def make(step):
 def push(step):
     local = read_local_dataset(Path(step["dir"]))
     fmt = step["format"]
-    variables = card_variables(
-        dataset_name=step["name"], dataset_format=fmt, repo_id="set-by-push", features=local.features,
-        split_rows=local.split_rows,
-        sentence_keys=["sample_id_og", "cell_sentence"] if fmt == "multiplets" else ["sample_id_og"],
+    card = CardSettings(
+        dataset_name=step["name"], dataset_format=fmt,
+        sentence_keys=("sample_id_og", "cell_sentence") if fmt == "multiplets" else ("sample_id_og",),
         caption_key=step.get("caption_key", "natural_language_annotation"),
         negatives_per_sample=2 if fmt == "multiplets" else 1, resolve_negatives=False, cs_length=123,
+        use_nextcloud=False, metadata={"license": "cc-by-4.0"},
+    )
+    variables = card_variables(
+        card, repo_id="set-by-push", features=local.features, split_rows=local.split_rows,
         embeddings=["X_pca", "X_geneformer"],
         negative_fallbacks={"train": {"caption negative from another batch": 7, "caption -> sentence negative": 2}},
-        example_row=datasets.load_from_disk(step["dir"])["train"][0], adata_link_kind="local",
-        metadata={"license": "cc-by-4.0"},
+        example_row=datasets.load_from_disk(step["dir"])["train"][0],
     )
     report = hub.push_dataset(
         Path(step["dir"]), dataset_name=step["name"], dataset_format=fmt,
@@ -726,14 +729,24 @@ def _features():
 def test_render_card_merges_front_matter_and_rejects_placeholders(tmp_path: Path):
     from adata_hf_datasets.publish.card import CardTemplateError, render_card, split_card
     from adata_hf_datasets.publish.card_variables import card_variables
+    from adata_hf_datasets.records import CardSettings
 
     features = _features()
     rows = {"train": 10, "test": 4}
+    card = CardSettings(
+        dataset_name="demo",
+        dataset_format="pairs",
+        sentence_keys=("sample_id_og",),
+        caption_key="cap",
+        negatives_per_sample=1,
+        resolve_negatives=False,
+        cs_length=4096,
+        use_nextcloud=True,
+        metadata={"organism": "Homo sapiens"},
+    )
     variables = card_variables(
-        dataset_name="demo", dataset_format="pairs", repo_id="me/demo_pairs_cap", features=features,
-        split_rows=rows, sentence_keys=["sample_id_og"], caption_key="cap", negatives_per_sample=1,
-        resolve_negatives=False, cs_length=4096, embeddings=[], negative_fallbacks={}, example_row=None,
-        adata_link_kind="nextcloud", metadata={"organism": "Homo sapiens"},
+        card, repo_id="me/demo_pairs_cap", features=features, split_rows=rows, embeddings=[],
+        negative_fallbacks={}, example_row=None,
     )  # fmt: skip
     template = tmp_path / "card.md.j2"
     template.write_text(
@@ -774,6 +787,7 @@ def test_default_template_renders_every_format(fmt: str):
 
     from adata_hf_datasets.publish.card import default_template_path, render_card, split_card
     from adata_hf_datasets.publish.card_variables import card_variables
+    from adata_hf_datasets.records import CardSettings
 
     names = {
         "multiplets": ["sample_idx", "cell_sentence_1", "positive", "negative_1_idx", "negative_1",
@@ -785,12 +799,19 @@ def test_default_template_renders_every_format(fmt: str):
         {n: datasets.Value("float32" if n == "label" else "string") for n in names}
     )
     rows = {"train": 1500, "validation": 100}
+    card = CardSettings(
+        dataset_name="atlas",
+        dataset_format=fmt,
+        sentence_keys=("sample_id_og",) if fmt != "single" else ("sample_id_og", "cell_sentence"),
+        caption_key=None if fmt == "single" else "caption",
+        negatives_per_sample=2,
+        resolve_negatives=fmt == "multiplets",
+        cs_length=2048,
+        use_nextcloud=fmt == "pairs",
+    )
     variables = card_variables(
-        dataset_name="atlas", dataset_format=fmt, repo_id="org/atlas", features=features, split_rows=rows,
-        sentence_keys=["sample_id_og"] if fmt != "single" else ["sample_id_og", "cell_sentence"],
-        caption_key=None if fmt == "single" else "caption", negatives_per_sample=2, resolve_negatives=fmt == "multiplets",
-        cs_length=2048, embeddings=["X_scvi_fm"], negative_fallbacks={"train": {"other batch": 0}},
-        example_row={n: "x" * 500 for n in names}, adata_link_kind="nextcloud" if fmt == "pairs" else "local",
+        card, repo_id="org/atlas", features=features, split_rows=rows, embeddings=["X_scvi_fm"],
+        negative_fallbacks={"train": {"other batch": 0}}, example_row={n: "x" * 500 for n in names},
         dropped_missing_caption={"train": 3} if fmt != "single" else {},
     )  # fmt: skip
     text = render_card(

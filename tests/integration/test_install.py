@@ -60,16 +60,18 @@ def test_a_wheel_of_the_checkout_renders_the_default_card(fresh_env: Path, tmp_p
         import adata_hf_datasets
         from adata_hf_datasets.publish.card import default_template_path, render_card
         from adata_hf_datasets.publish.card_variables import card_variables
+        from adata_hf_datasets.records import CardSettings
 
         features = datasets.Features({n: datasets.Value("string") for n in
                                       ["sample_idx", "cell_sentence_1", "adata_link"]})
         rows = {"train": 3}
+        card = CardSettings(
+            dataset_name="atlas", dataset_format="single", caption_key=None,
+            sentence_keys=("sample_id_og",), negatives_per_sample=0, resolve_negatives=False,
+            cs_length=64, use_nextcloud=False)
         variables = card_variables(
-            dataset_name="atlas", dataset_format="single", repo_id="org/atlas",
-            features=features, split_rows=rows, sentence_keys=["sample_id_og"],
-            caption_key=None, negatives_per_sample=0, resolve_negatives=False, cs_length=64,
-            embeddings=["X_pca"], negative_fallbacks={}, example_row=None,
-            adata_link_kind="local")
+            card, repo_id="org/atlas", features=features, split_rows=rows, embeddings=["X_pca"],
+            negative_fallbacks={}, example_row=None)
         text = render_card(template_path=default_template_path(), variables=variables,
                            features=features, split_rows=rows)
         print(adata_hf_datasets.__file__)

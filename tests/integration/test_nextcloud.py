@@ -33,6 +33,7 @@ from adata_hf_datasets.publish.nextcloud import (
     NextcloudError,
     NextcloudSettings,
     NextcloudUnavailableError,
+    RequestPolicy,
     default_remote_dir,
     read_receipt,
     resolve_settings,
@@ -48,7 +49,7 @@ USER = "alice"
 PASSWORD = f"pw-{uuid.uuid4().hex}"  # unique, so a scan for it cannot hit by chance
 WRONG_PASSWORD = f"wrong-{uuid.uuid4().hex}"
 LOG = logging.getLogger("test.nextcloud")
-FAST = {"attempts": 3, "backoff": 0.01, "timeout": 10.0}
+FAST = RequestPolicy(attempts=3, backoff=0.01, timeout=10.0)
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -181,7 +182,9 @@ def settings_for(server: StandIn, form: str = "ref", **overrides: str) -> Nextcl
 
 
 def upload(chunk: Path, settings: NextcloudSettings, work: dict, remote_dir: str, **kw):
-    options = {**FAST, "force": False, "log": LOG, **kw}
+    attempts = kw.pop("attempts", FAST.attempts)
+    policy = RequestPolicy(attempts=attempts, backoff=FAST.backoff, timeout=FAST.timeout)
+    options = {"policy": policy, "force": False, "log": LOG, **kw}
     return upload_chunk(
         chunk,
         settings=settings,
@@ -383,7 +386,7 @@ def test_reuses_existing_link_instead_of_creating_another(server, chunks, work):
     """Like real Nextcloud, the stand-in makes a new link per POST: the client looks first."""
     settings = settings_for(server)
     receipt = upload(chunks["zarr"], settings, work, "reuse/train")
-    with NextcloudClient(settings, log=LOG, **FAST) as client:
+    with NextcloudClient.connect(settings, FAST, log=LOG) as client:
         extra = client.create_link_share(receipt.remote_path)
         assert len(server.shares_of(receipt.remote_path)) == 2
         share, created = client.ensure_link_share(receipt.remote_path)
@@ -566,7 +569,9 @@ def test_webdav3_requests_are_retried_and_scrubbed(server, monkeypatch, caplog):
     """A connection error while webdav3 sends a request is retried by the transport; its text,
     which here holds the password and the basic-auth header, is scrubbed everywhere."""
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    with NextcloudClient(settings_for(server), log=LOG, context="train/chunk_7.zarr", **FAST) as c:
+    with NextcloudClient.connect(
+        settings_for(server), FAST, log=LOG, context="train/chunk_7.zarr"
+    ) as c:
         c.ensure_dir("w3/retry")
         send = c.transport.session.request
         failures = [2]  # connection errors before the server is reached
@@ -610,7 +615,7 @@ def test_exceptions_raised_inside_webdav3_become_scrubbed_errors(server, monkeyp
         raise ValueError("webdav3 broke: " + " | ".join(forms))
 
     monkeypatch.setattr(webdav3.client.Client, "get_headers", leaky)
-    client = NextcloudClient(settings, log=LOG, context="c0", **FAST)
+    client = NextcloudClient.connect(settings, FAST, log=LOG, context="c0")
     with client, pytest.raises(NextcloudError) as info:
         client.stat("/a/b")
     error = info.value
@@ -629,7 +634,7 @@ def test_exceptions_raised_inside_webdav3_become_scrubbed_errors(server, monkeyp
         raise TypeError(f"no href ({PASSWORD}, {basic})")
 
     monkeypatch.setattr(webdav3.client.WebDavXmlUtils, "parse_get_list_info_response", unreadable)
-    with NextcloudClient(settings_for(server), log=LOG, **FAST) as client:
+    with NextcloudClient.connect(settings_for(server), FAST, log=LOG) as client:
         client.ensure_dir("w3/xml")
         with pytest.raises(NextcloudError) as info:
             client.stat("w3/xml")
@@ -641,7 +646,7 @@ def test_exceptions_raised_inside_webdav3_become_scrubbed_errors(server, monkeyp
     # a status webdav3 raises for (400) is reported like every failed answer
     monkeypatch.undo()
     server.fail("PROPFIND", f"/remote.php/dav/files/{USER}/w3/", 400, count=1)
-    client = NextcloudClient(settings_for(server), log=LOG, **FAST)
+    client = NextcloudClient.connect(settings_for(server), FAST, log=LOG)
     with client, pytest.raises(NextcloudError) as info:
         client.stat("w3/xml")
     assert info.value.status == 400 and type(info.value) is NextcloudError
@@ -649,7 +654,7 @@ def test_exceptions_raised_inside_webdav3_become_scrubbed_errors(server, monkeyp
 
 
 def test_retry_after_is_honoured_under_webdav3(server, caplog):
-    with NextcloudClient(settings_for(server), log=LOG, **FAST) as client:
+    with NextcloudClient.connect(settings_for(server), FAST, log=LOG) as client:
         client.ensure_dir("w3/later")
         server.fail("MKCOL", f"/remote.php/dav/files/{USER}/w3/later/", 429, 1, retry_after=1)
         started = time.monotonic()

@@ -10,7 +10,7 @@ import pytest
 from adata_hf_datasets.progress import Progress
 from adata_hf_datasets.publish.nextcloud import NextcloudSettings
 from adata_hf_datasets.publish.nextcloud.streaming import UPLOAD_PROGRESS, FileSlice
-from adata_hf_datasets.publish.nextcloud.transport import Transport
+from adata_hf_datasets.publish.nextcloud.transport import RequestPolicy, Transport
 
 
 class Positions(Progress):
@@ -46,7 +46,7 @@ def test_a_slice_is_sent_again_from_its_start(tmp_path: Path, monkeypatch) -> No
 
 def test_the_transport_refuses_a_body_it_could_not_send_again() -> None:
     settings = NextcloudSettings(url="http://127.0.0.1:9", username="u", password="p")
-    transport = Transport(settings, attempts=1)
+    transport = Transport(settings, RequestPolicy(attempts=1))
     one_shot = (block for block in [b"data"])
     with pytest.raises(TypeError, match="cannot be replayed"):
         transport.request("PUT", "http://127.0.0.1:9/x", what="upload", data=one_shot)

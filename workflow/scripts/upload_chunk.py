@@ -4,7 +4,12 @@ from pathlib import Path
 
 import _package  # noqa: F401  (this checkout's package before any installed one)
 
-from adata_hf_datasets.publish.nextcloud import default_remote_dir, resolve_settings, upload_chunk
+from adata_hf_datasets.publish.nextcloud import (
+    RequestPolicy,
+    default_remote_dir,
+    resolve_settings,
+    upload_chunk,
+)
 from adata_hf_datasets.steps.runtime import run_step
 
 
@@ -20,8 +25,9 @@ def main(smk, log):
         work_dir=Path(smk.params.work_dir),
         chunk_threshold=int(nextcloud["chunked_upload_threshold_mb"] * 2**20),
         chunk_size=int(nextcloud["chunk_size_mb"] * 2**20),
-        timeout=float(nextcloud["timeout_s"]),
-        attempts=int(nextcloud["attempts"]),
+        policy=RequestPolicy(
+            timeout=float(nextcloud["timeout_s"]), attempts=int(nextcloud["attempts"])
+        ),
         log=log,
     )
     receipt.write(Path(smk.output[0]))

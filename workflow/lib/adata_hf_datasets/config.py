@@ -9,12 +9,13 @@ settings each step takes are made here, from :class:`Settings`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:  # jsonschema is imported where the config is validated, not b
     import jsonschema
 
 __all__ = ["ConfigError", "Settings", "creation_defaults", "load_schema", "validate_config"]
+
+R = TypeVar("R")
 
 
 class ConfigError(AdataHfError, ValueError):
@@ -182,9 +185,6 @@ class Settings:
             annotation_key=self.annotation_key if self.needs_annotation else None,
             required_obsm_keys=self.required_obsm_keys,
             obs_sentence_columns=self.obs_sentence_columns,
-            needs_captions=self.uses_captions,
-            needs_expression=self.needs_expression,
-            needs_annotation=self.needs_annotation,
             expression_matrix=self.expression_matrix if self.needs_expression else None,
             gene_name_column=self.gene_name_column if self.needs_expression else None,
             similarity_obsm_key=self.similarity_obsm_key if self.needs_similarity else None,
@@ -192,16 +192,10 @@ class Settings:
         )
 
     def sentence_spec(self) -> SentenceSpec:
-        if not self.needs_expression:
+        if not self.needs_expression:  # gene-list settings None: editing them reruns nothing
             return SentenceSpec(sentence_keys=self.sentence_keys)
-        return SentenceSpec(
-            sentence_keys=self.sentence_keys,
-            gene_name_column=self.gene_name_column,
-            cs_length=self.cs_length,
-            expression_matrix=self.expression_matrix,
-            use_highly_variable=self.use_highly_variable,
-            annotation_key=self.annotation_key if self.needs_annotation else None,
-        )
+        annotation_key = self.annotation_key if self.needs_annotation else None
+        return self._record(SentenceSpec, annotation_key=annotation_key)
 
     def format_spec(self) -> FormatSpec:
         return FormatSpec(
@@ -213,21 +207,17 @@ class Settings:
 
     def card_settings(self) -> CardSettings:
         """The configuration the dataset card depends on (and nothing else)."""
-        return CardSettings(
-            dataset_name=self.dataset_name,
-            dataset_format=self.dataset_format,
-            caption_key=self.caption_key,
-            sentence_keys=self.sentence_keys,
+        return self._record(
+            CardSettings,
             negatives_per_sample=self.negatives,
-            resolve_negatives=self.resolve_negatives,
-            cs_length=self.cs_length,
-            use_nextcloud=self.use_nextcloud,
-            base_repo_id=self.base_repo_id,
             card_template=str(self.card_template) if self.card_template else None,
-            embedding_generation=self.embedding_generation,
-            dataset_type_explanation=self.dataset_type_explanation,
             metadata=dict(self.metadata),
         )
+
+    def _record(self, record_type: type[R], **values: Any) -> R:
+        """A record whose fields are these settings of the same names, except ``values``."""
+        names = [f.name for f in dataclasses.fields(record_type) if f.name not in values]
+        return record_type(**{name: getattr(self, name) for name in names}, **values)
 
 
 def validate_config(config: dict, *, schema_path: Path | None = None) -> Settings:

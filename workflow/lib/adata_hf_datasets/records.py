@@ -139,7 +139,8 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class InspectionSpec(Record):
-    """What ``validate_chunk`` checks in every chunk: only what the configuration asks for."""
+    """What ``validate_chunk`` checks in every chunk: only what the configuration asks for
+    (a key that is not asked for is None)."""
 
     caption_key: str | None
     batch_key: str | None
@@ -147,15 +148,24 @@ class InspectionSpec(Record):
     required_obsm_keys: tuple[str, ...]
     obs_sentence_columns: tuple[str, ...]
     """Sentence keys that are plain obs columns."""
-    needs_captions: bool
-    needs_expression: bool
-    needs_annotation: bool
     expression_matrix: str | None
     """The ranking matrix; None when no gene-list key is asked."""
     gene_name_column: str | None
     similarity_obsm_key: str | None
     """The embedding of ``semantic_similar`` (its per-annotation sums are computed here)."""
     on_missing_caption: Literal["drop", "error"]
+
+    @property
+    def needs_captions(self) -> bool:
+        return self.caption_key is not None
+
+    @property
+    def needs_expression(self) -> bool:
+        return self.expression_matrix is not None
+
+    @property
+    def needs_annotation(self) -> bool:
+        return self.annotation_key is not None
 
 
 @dataclass(frozen=True)

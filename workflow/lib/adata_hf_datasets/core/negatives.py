@@ -147,16 +147,20 @@ class FallbackCounts:
         return cls(**data)
 
 
-def _as_codes(values: np.ndarray, name: str) -> np.ndarray:
-    codes = np.asarray(values)
-    if codes.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {codes.shape}")
-    if codes.size and not np.issubdtype(codes.dtype, np.integer):
-        raise TypeError(f"{name} must hold integer codes, got dtype {codes.dtype}")
-    codes = codes.astype(np.int64, copy=False)
-    if codes.size and codes.min() < 0:
-        raise ValueError(f"{name} must be >= 0 (missing values are excluded by the caller)")
-    return codes
+def _int_vector(
+    values: np.ndarray, name: str, *, what: str, below: int | None = None
+) -> np.ndarray:
+    """``values`` as a 1-D int64 array of integers >= 0 (and < ``below`` when given)."""
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must hold {what}, got dtype {array.dtype}")
+    array = array.astype(np.int64, copy=False)
+    if array.size and (array.min() < 0 or (below is not None and array.max() >= below)):
+        bound = f"in [0, {below})" if below is not None else ">= 0 (the caller leaves out missing)"
+        raise ValueError(f"{name} must be {what} {bound}")
+    return array
 
 
 def _sort_order(keys: list[np.ndarray], n: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -232,8 +236,8 @@ class NegativePool:
     """
 
     def __init__(self, batch_codes: np.ndarray, caption_codes: np.ndarray) -> None:
-        batch = _as_codes(batch_codes, "batch_codes")
-        caption = _as_codes(caption_codes, "caption_codes")
+        batch = _int_vector(batch_codes, "batch_codes", what="integer codes")
+        caption = _int_vector(caption_codes, "caption_codes", what="integer codes")
         if batch.size != caption.size:
             raise ValueError(
                 f"batch_codes and caption_codes differ in length ({batch.size} != {caption.size})"
@@ -341,18 +345,6 @@ _STORED = {
 }
 
 
-def _as_anchor_positions(anchors: np.ndarray, n: int) -> np.ndarray:
-    positions = np.asarray(anchors)
-    if positions.ndim != 1:
-        raise ValueError(f"anchors must be one-dimensional, got shape {positions.shape}")
-    if positions.size and not np.issubdtype(positions.dtype, np.integer):
-        raise TypeError(f"anchors must be integer pool positions, got dtype {positions.dtype}")
-    positions = positions.astype(np.int64, copy=False)
-    if positions.size and (positions.min() < 0 or positions.max() >= n):
-        raise ValueError(f"anchors must be pool positions in [0, {n})")
-    return positions
-
-
 def sample_negatives(
     pool: NegativePool, anchors: np.ndarray, *, k: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, FallbackCounts]:
@@ -388,7 +380,7 @@ def sample_negatives(
     k = operator.index(k)
     if k < 0:
         raise ValueError(f"k (negatives_per_sample) must be >= 0, got {k}")
-    anchors = _as_anchor_positions(anchors, pool.n)
+    anchors = _int_vector(anchors, "anchors", what="pool positions", below=pool.n)
     n_anchors = anchors.size
     if k == 0:
         return np.empty((n_anchors, 0), dtype=np.int64), FallbackCounts()

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BLOCK_SIZE",
+    "Closing",
     "atomic_path",
     "read_json",
     "read_table",
@@ -27,6 +28,19 @@ __all__ = [
 
 BLOCK_SIZE = 1 << 20
 """Bytes read, copied or streamed at a time (1 MiB): memory does not grow with the file size."""
+
+
+class Closing:
+    """Mixin of objects that hold a file or a connection: ``with obj:`` closes it at the end."""
+
+    def close(self) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def sha256_file(path: Path) -> str:

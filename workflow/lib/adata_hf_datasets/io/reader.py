@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from ..core.text import as_text, text_array
 from ..errors import AdataHfError
+from .files import Closing
 from .zarr_fast import DirectCSR, categorical_arrow, read_strings
 
 __all__ = ["ChunkReadError", "ChunkReader"]
@@ -37,7 +38,7 @@ def _is_plain_string_array(element: Any) -> bool:
     )
 
 
-class ChunkReader:
+class ChunkReader(Closing):
     """Lazy access to one ``.zarr`` or ``.h5ad`` chunk.
 
     Parameters
@@ -73,12 +74,6 @@ class ChunkReader:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-    def __enter__(self) -> ChunkReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _read(self, key: str) -> Any:
         try:

@@ -40,44 +40,34 @@ def _short(value: Any, limit: int = 160) -> Any:
 
 
 def card_variables(
+    card: CardSettings,
     *,
-    dataset_name: str,
-    dataset_format: str,
     repo_id: str,
     features: datasets.Features,
     split_rows: Mapping[str, int],
-    sentence_keys: Sequence[str],
-    caption_key: str | None,
-    negatives_per_sample: int,
-    resolve_negatives: bool,
-    cs_length: int,
     embeddings: Sequence[str],
     negative_fallbacks: Mapping[str, Any],
     example_row: Mapping[str, Any] | None,
-    adata_link_kind: str,
     dropped_missing_caption: Mapping[str, int] | None = None,
     adata_file_format: str = "zarr",
-    embedding_generation: str | None = None,
-    dataset_type_explanation: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every variable of the default template: the user guide's variables plus measured facts.
+    """Every variable of the default template: the user guide's variables, the configuration's
+    (``card``), and the measured facts of the dataset.
 
-    ``negative_fallbacks``: per split a mapping ``level -> count`` (a flat ``level -> count`` mapping
-    is taken as all splits). ``adata_link_kind``: ``"nextcloud"`` (public share links of zipped chunks)
-    or ``"local"`` (absolute paths). ``metadata`` keys are added as variables too; one that collides
-    with a built-in variable must carry the same value.
+    ``negative_fallbacks``: per split a mapping ``level -> count`` (a flat ``level -> count``
+    mapping is taken as all splits). ``card.metadata`` keys are added as variables too; one that
+    collides with a built-in variable must carry the same value.
     """
+    dataset_format = card.dataset_format
     if dataset_format not in FORMAT_EXPLANATIONS:
         raise ValueError(f"unknown dataset_format {dataset_format!r} (multiplets, pairs or single)")
-    if adata_link_kind not in ("nextcloud", "local"):
-        raise ValueError(f"adata_link_kind must be 'nextcloud' or 'local', not {adata_link_kind!r}")
+    sentence_keys = card.sentence_keys
     known = column_descriptions(
         dataset_format=dataset_format,
         sentence_keys=sentence_keys,
-        negatives_per_sample=negatives_per_sample,
-        resolve_negatives=resolve_negatives,
-        caption_key=caption_key,
+        negatives_per_sample=card.negatives_per_sample,
+        resolve_negatives=card.resolve_negatives,
+        caption_key=card.caption_key,
     )
     columns = [
         {
@@ -94,6 +84,7 @@ def card_variables(
         fallbacks = {split: dict(levels) for split, levels in (negative_fallbacks or {}).items()}
     example = {k: _short(v) for k, v in (example_row or {}).items()}
     total = sum(split_rows.values())
+    embedding_generation = card.embedding_generation
     if embedding_generation is None:
         embedding_generation = (
             "The linked AnnData chunks carry these embeddings in `obsm`: "
@@ -105,16 +96,18 @@ def card_variables(
     variables: dict[str, Any] = {
         # the user guide's variables
         "embedding_generation": embedding_generation,
-        "dataset_type_explanation": dataset_type_explanation or FORMAT_EXPLANATIONS[dataset_format],
+        "dataset_type_explanation": (
+            card.dataset_type_explanation or FORMAT_EXPLANATIONS[dataset_format]
+        ),
         "repo_id": repo_id,
-        "dataset_name": dataset_name,
+        "dataset_name": card.dataset_name,
         "total_samples": total,
         "splits": list(split_rows),
         # measured facts
         "split_rows": dict(split_rows),
         "size_category": _size_category(total),
         "dataset_format": dataset_format,
-        "caption_key": caption_key,
+        "caption_key": card.caption_key,
         "sentence_keys": list(sentence_keys),
         "sentence_columns": [
             {
@@ -126,19 +119,19 @@ def card_variables(
         ],
         "has_gene_sentences": any(key in GENE_LIST_KEYS for key in sentence_keys),
         "columns": columns,
-        "negatives_per_sample": negatives_per_sample if dataset_format != "single" else 0,
-        "resolve_negatives": bool(resolve_negatives),
-        "cs_length": cs_length,
+        "negatives_per_sample": card.negatives_per_sample if dataset_format != "single" else 0,
+        "resolve_negatives": bool(card.resolve_negatives),
+        "cs_length": card.cs_length,
         "embeddings": list(embeddings),
         "negative_fallbacks": fallbacks,
         "total_negative_fallbacks": sum(sum(levels.values()) for levels in fallbacks.values()),
         "dropped_missing_caption": dict(dropped_missing_caption or {}),
         "example_row": example,
         "example_row_json": json.dumps(example, indent=2, ensure_ascii=False, default=str),
-        "adata_link_kind": adata_link_kind,
+        "adata_link_kind": "nextcloud" if card.use_nextcloud else "local",
         "adata_file_format": adata_file_format,
     }
-    for key, value in (metadata or {}).items():
+    for key, value in card.metadata.items():
         if key in variables and variables[key] != value:
             raise ValueError(
                 f"metadata key {key!r} collides with the built-in card variable of that name "
@@ -167,23 +160,13 @@ def dataset_card_variables(
                     break
     splits = summary["splits"]
     return card_variables(
-        dataset_name=card.dataset_name,
-        dataset_format=card.dataset_format,
+        card,
         repo_id=repo_id,
         features=local.features,
         split_rows=local.split_rows,
-        sentence_keys=card.sentence_keys,
-        caption_key=card.caption_key,
-        negatives_per_sample=card.negatives_per_sample,
-        resolve_negatives=card.resolve_negatives,
-        cs_length=card.cs_length,
         embeddings=summary.get("embeddings", []),
         negative_fallbacks={s: r.get("negative_levels", {}) for s, r in splits.items()},
         example_row=example,
-        adata_link_kind="nextcloud" if card.use_nextcloud else "local",
         dropped_missing_caption={s: r["dropped"]["missing_caption"] for s, r in splits.items()},
         adata_file_format=summary.get("adata_file_format", "zarr"),
-        embedding_generation=card.embedding_generation,
-        dataset_type_explanation=card.dataset_type_explanation,
-        metadata=card.metadata,
     )

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..core.formats import GENE_LIST_KEYS, SEMANTIC_KEYS
-from ..io.files import atomic_path
+from ..io.files import Closing, atomic_path
 from ..io.reader import ChunkReader
 from ..progress import Progress
 from ..records import SentenceSpec
@@ -193,7 +193,7 @@ def write_chunk_sentences(
     return rows
 
 
-class SentenceFile:
+class SentenceFile(Closing):
     """A chunk's sentence file, read back as text (columns = the sentence keys).
 
     ``batches()`` spells one stored batch at a time (memory follows one batch); ``take``
@@ -219,12 +219,6 @@ class SentenceFile:
 
     def close(self) -> None:
         self._source.close()
-
-    def __enter__(self) -> SentenceFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _spell(self, keys: tuple[str, ...], block: _Block) -> list[pa.Array]:
         """The text columns of ``keys`` for one block."""

@@ -79,6 +79,7 @@ from .errors import NextcloudConfigError, NextcloudError, NextcloudUnavailableEr
 from .receipt import Receipt, read_receipt
 from .settings import NextcloudSettings, default_remote_dir, resolve_settings
 from .shares import download_link
+from .transport import RequestPolicy
 from .upload import upload_chunk
 
 __all__ = [
@@ -91,6 +92,7 @@ __all__ = [
     "NextcloudUnavailableError",
     "Receipt",
     "RemoteEntry",
+    "RequestPolicy",
     "default_remote_dir",
     "download_link",
     "read_receipt",

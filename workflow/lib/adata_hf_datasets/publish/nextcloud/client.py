@@ -31,16 +31,16 @@ What webdav3 is not used for, and why:
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
+from ...io.files import Closing
 from ...progress import Progress
 from .chunked import NEXTCLOUD_MAX_CHUNKS, NEXTCLOUD_MIN_CHUNK, SLOW_RATE, upload_chunked
 from .settings import NextcloudSettings
 from .shares import LinkShares
 from .streaming import UPLOAD_PROGRESS, FileSlice
-from .transport import DEFAULT_LOG, Transport
+from .transport import DEFAULT_POLICY, RequestPolicy, Transport
 from .webdav import RemoteEntry, WebDav
 
 __all__ = [
@@ -58,63 +58,39 @@ DEFAULT_CHUNK_SIZE = 50 * 2**20
 """Size of one chunk of a chunked upload (bytes)."""
 
 
-class NextcloudClient:
+class NextcloudClient(Closing):
     """WebDAV, chunked-upload and OCS-share calls for one account.
 
     Parameters
     ----------
-    settings
-        Connection settings (:func:`resolve_settings`).
-    timeout
-        Seconds for connecting and for each read; requests that make the server process a
-        large body (single ``PUT`` response, ``MOVE`` assembly) get ``timeout`` plus the body
-        size at 5 MB/s.
-    attempts
-        Tries per request (>= 1) on connection errors, timeouts, 429 and 5xx.
-    backoff
-        First retry delay in seconds; doubles per retry (capped at 60 s, 10 % jitter).
-    log
-        Logger for progress, retries and decisions.
-    context
-        What the calls are for (the chunk), named in every error message.
+    transport
+        The account's connection (settings, request policy, logger, the chunk it works for);
+        requests that make the server process a large body (single ``PUT`` response, ``MOVE``
+        assembly) get the policy's timeout plus the body size at 5 MB/s.
     progress_interval
         Seconds between progress lines during an upload.
     """
 
-    def __init__(
-        self,
-        settings: NextcloudSettings,
-        *,
-        timeout: float = 60.0,
-        attempts: int = 5,
-        backoff: float = 1.0,
-        log: logging.Logger | None = None,
-        context: str = "",
-        progress_interval: float = 10.0,
-    ) -> None:
-        self.settings = settings
-        self.log = log or DEFAULT_LOG
-        self.context = context
+    def __init__(self, transport: Transport, *, progress_interval: float = 10.0) -> None:
+        self.transport = transport
+        self.settings = transport.settings
+        self.log = transport.log
+        self.context = transport.context
         self.progress_interval = progress_interval
-        self.transport = Transport(
-            settings,
-            timeout=timeout,
-            attempts=attempts,
-            backoff=backoff,
-            log=self.log,
-            context=context,
-        )
-        self.webdav = WebDav(self.transport, settings)
-        self.shares = LinkShares(self.transport, settings.url)
+        self.webdav = WebDav(transport, transport.settings)
+        self.shares = LinkShares(transport, transport.settings.url)
+
+    @classmethod
+    def connect(
+        cls, settings: NextcloudSettings, policy: RequestPolicy = DEFAULT_POLICY, **options: Any
+    ) -> NextcloudClient:
+        """A client on a new :class:`~.transport.Transport`; ``options``: its ``log`` and
+        ``context``, and the client's ``progress_interval``."""
+        interval = options.pop("progress_interval", 10.0)
+        return cls(Transport(settings, policy, **options), progress_interval=interval)
 
     def close(self) -> None:
         self.transport.close()
-
-    def __enter__(self) -> NextcloudClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- files (WebDAV)
 

@@ -17,6 +17,7 @@ import random
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -26,7 +27,7 @@ from .errors import NextcloudError, NextcloudUnavailableError
 from .settings import NextcloudSettings
 from .streaming import FileSlice
 
-__all__ = ["DEFAULT_LOG", "Transport"]
+__all__ = ["DEFAULT_LOG", "DEFAULT_POLICY", "RequestPolicy", "Transport"]
 
 DEFAULT_LOG = logging.getLogger("adata_hf_datasets.nextcloud")
 """Where the client logs when the caller passes no logger (a job passes its own)."""
@@ -40,6 +41,34 @@ _TRANSIENT_ERRORS = (
 )
 
 
+@dataclass(frozen=True)
+class RequestPolicy:
+    """How every request is made (the config's ``nextcloud_config.timeout_s`` and ``attempts``).
+
+    Attributes
+    ----------
+    timeout
+        Seconds for connecting and for each read (a request may ask for a longer read).
+    attempts
+        Tries per request (>= 1) on connection errors, timeouts, 429 and 5xx.
+    backoff
+        First retry delay in seconds; doubles per retry (capped at 60 s, 10 % jitter).
+    """
+
+    timeout: float = 60.0
+    attempts: int = 5
+    backoff: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+        if self.timeout <= 0 or self.backoff < 0:
+            raise ValueError(f"timeout must be > 0 and backoff >= 0, got {self}")
+
+
+DEFAULT_POLICY = RequestPolicy()
+
+
 class Transport:
     """A ``requests`` session for one account, with the client's rules for every request.
 
@@ -47,12 +76,8 @@ class Transport:
     ----------
     settings
         Connection settings; the session authenticates with them (basic auth).
-    timeout
-        Seconds for connecting and for each read (a request may ask for a longer read).
-    attempts
-        Tries per request (>= 1) on connection errors, timeouts, 429 and 5xx.
-    backoff
-        First retry delay in seconds; doubles per retry (capped at 60 s, 10 % jitter).
+    policy
+        Timeout, tries and backoff of every request.
     log
         Logger for retries.
     context
@@ -62,19 +87,16 @@ class Transport:
     def __init__(
         self,
         settings: NextcloudSettings,
+        policy: RequestPolicy = DEFAULT_POLICY,
         *,
-        timeout: float = 60.0,
-        attempts: int = 5,
-        backoff: float = 1.0,
         log: logging.Logger | None = None,
         context: str = "",
     ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
+        self.settings = settings
         self.username = settings.username
-        self.timeout = float(timeout)
-        self.attempts = int(attempts)
-        self.backoff = float(backoff)
+        self.timeout = float(policy.timeout)
+        self.attempts = int(policy.attempts)
+        self.backoff = float(policy.backoff)
         self.log = log or DEFAULT_LOG
         self.context = context
         self.session = requests.Session()

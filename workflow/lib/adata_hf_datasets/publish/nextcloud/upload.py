@@ -16,7 +16,7 @@ from .errors import NextcloudError
 from .receipt import Receipt, previous_receipt
 from .settings import NextcloudSettings, clean_remote_path
 from .shares import download_link
-from .transport import DEFAULT_LOG
+from .transport import DEFAULT_LOG, DEFAULT_POLICY, RequestPolicy
 
 __all__ = ["upload_chunk"]
 
@@ -31,9 +31,7 @@ def upload_chunk(
     work_dir: Path,
     chunk_threshold: int = DEFAULT_CHUNK_THRESHOLD,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    timeout: float = 60.0,
-    attempts: int = 5,
-    backoff: float = 1.0,
+    policy: RequestPolicy = DEFAULT_POLICY,
     compression: str = "stored",
     keep_zip: bool = False,
     progress_interval: float = 10.0,
@@ -61,10 +59,8 @@ def upload_chunk(
     chunk_threshold, chunk_size
         Zips larger than ``chunk_threshold`` bytes use chunked upload v2 in ``chunk_size``
         pieces (real Nextcloud wants >= 5 MiB per piece, at most 10000 pieces).
-    timeout
-        Seconds per request (connect and each read).
-    attempts, backoff
-        Tries per request and first retry delay (doubling) on connection errors and 429/5xx.
+    policy
+        Timeout, tries and backoff of every request (retries on connection errors, 429, 5xx).
     compression
         ``"stored"`` or ``"deflated"`` (see :func:`zip_chunk`).
     keep_zip
@@ -122,15 +118,10 @@ def upload_chunk(
             sha256[:16],
         )
         previous = previous_receipt(receipt_path, log)
-        with NextcloudClient(
-            settings,
-            timeout=timeout,
-            attempts=attempts,
-            backoff=backoff,
-            log=log,
-            context=context,
-            progress_interval=progress_interval,
-        ) as client:
+        client = NextcloudClient.connect(
+            settings, policy, log=log, context=context, progress_interval=progress_interval
+        )
+        with client:
             skip = False
             if force:
                 log.info("%s: force_reupload is set, uploading", name)
