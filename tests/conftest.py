@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from adata_hf_datasets.core.naming import dataset_id
 from tests.support.synthetic import ChunkRecipe, write_dataset
 
 from .snakemake_runner import RunResult, run_workflow
@@ -60,11 +61,12 @@ class Project:
 
     def output_path(self, config: dict) -> Path:
         creation = config["dataset_creation"]
-        name = config["dataset"]["name"]
-        caption = config.get("caption_key") or "no_caption"
-        return (
-            self.workdir / creation["output_dir"] / f"{name}_{creation['dataset_format']}_{caption}"
+        name = dataset_id(
+            config["dataset"]["name"],
+            creation.get("dataset_format", "multiplets"),
+            config.get("caption_key"),
         )
+        return self.workdir / creation["output_dir"] / name
 
     def run(self, config: dict, **kwargs) -> RunResult:
         return run_workflow(self.workdir, config, **kwargs)

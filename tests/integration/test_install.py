@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import site
 import subprocess
 import sys
@@ -39,8 +40,14 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 def fresh_env(tmp_path_factory) -> Path:
     """A new venv with the wheel of the checkout installed (not editable)."""
     root = tmp_path_factory.mktemp("install")
+    # What a wheel is built from, copied (the build leaves its build/ folder in the source)
+    source = root / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(REPO / "workflow" / "lib", source / "workflow" / "lib", ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
     dist = root / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)])
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)])
     wheel = next(dist.glob("adata_hf_datasets-*.whl"))
     venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
