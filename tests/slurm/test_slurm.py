@@ -205,25 +205,26 @@ class KillOnce(threading.Thread):
             queue = self.cluster.run("squeue", "-h", "-o", "%i|%T|%k", check=False).stdout
             for line in queue.splitlines():
                 job_id, state, comment = line.split("|", 2)
-                if comment == self.comment and state == "RUNNING":
-                    self._kill(int(job_id))
+                if comment == self.comment and state == "RUNNING" and self._kill(int(job_id)):
                     return
             time.sleep(0.1)
 
-    def _kill(self, job_id: int) -> None:
+    def _kill(self, job_id: int) -> bool:
+        """Spoil the job's output and kill its processes; False (job resumed, try again) when
+        SLURM lists no process of it yet (the batch step is still starting)."""
         # Freeze it first (SIGSTOP): nothing of the job writes while the output is spoiled.
         frozen = self.cluster.run("scontrol", "suspend", str(job_id), check=False)
         if frozen.returncode != 0:
             self.error = f"could not suspend job {job_id} (finished already?): {frozen.stderr}"
-            return
+            return True
+        listed = self.cluster.run("scontrol", "listpids", str(job_id), check=False)
+        pids = [int(line.split()[0]) for line in listed.stdout.splitlines()[1:] if line.split()]
+        if listed.returncode != 0 or not pids:
+            self.cluster.run("scontrol", "resume", str(job_id), check=False)
+            return False
         for path in self.outputs:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"ARROW1\x00\x00half-written by a job that was killed")
-        listed = self.cluster.run("scontrol", "listpids", str(job_id)).stdout.splitlines()[1:]
-        pids = [int(line.split()[0]) for line in listed if line.split()]
-        if not pids:
-            self.error = f"no processes listed for job {job_id}"
-            return
         for pid in pids:
             with contextlib.suppress(OSError):
                 raw = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -232,6 +233,7 @@ class KillOnce(threading.Thread):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.killed = job_id
+        return True
 
     def stop(self) -> None:
         self._done.set()
