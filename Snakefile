@@ -20,3 +20,7 @@ rule all:
     default_target: True
     input:
         get_final_outputs(),
+
+
+onsuccess:
+    report_dataset_warnings()

@@ -145,11 +145,7 @@ def _task_split_index(task: dict) -> dict:
 
     out = Path(task["out"])
     t = time.perf_counter()
-    table, info = build_split_index(
-        [("chunk_0", out / "meta.arrow", out / "report.json")],
-        needs_captions=True,
-        needs_similarity=False,
-    )
+    table, info = build_split_index([("chunk_0", out / "meta.arrow")], needs_captions=True)
     write_index(table, out / "index.arrow")
     write_negative_pool(negative_pool(table), out / "pool.arrow")
     info.write(out / "index.json")
@@ -162,13 +158,13 @@ def _task_sentences(task: dict) -> dict:
     out = Path(task["out"])
     spec = workload_settings(task["workload"], cs_length=task["cs_length"]).sentence_spec()
     t = time.perf_counter()
-    rows = write_chunk_sentences(
+    stats = write_chunk_sentences(
         Path(task["chunk"]),
         out / "sentences.arrow",
         spec,
         row_block_size=task["row_block_size"],
     )
-    return {"seconds": time.perf_counter() - t, "cells": rows}
+    return {"seconds": time.perf_counter() - t, "cells": stats.rows}
 
 
 def _task_negatives(task: dict) -> dict:

@@ -97,7 +97,7 @@ def push(step):
     variables = card_variables(
         card, repo_id="set-by-push", features=local.features, split_rows=local.split_rows,
         embeddings=["X_pca", "X_geneformer"],
-        negative_fallbacks={"train": {"caption negative from another batch": 7, "caption -> sentence negative": 2}},
+        negative_levels={"train": {"caption negative from another batch": 7, "caption -> sentence negative": 2}},
         example_row=datasets.load_from_disk(step["dir"])["train"][0],
     )
     report = hub.push_dataset(
@@ -746,7 +746,7 @@ def test_render_card_merges_front_matter_and_rejects_placeholders(tmp_path: Path
     )
     variables = card_variables(
         card, repo_id="me/demo_pairs_cap", features=features, split_rows=rows, embeddings=[],
-        negative_fallbacks={}, example_row=None,
+        negative_levels={}, example_row=None,
     )  # fmt: skip
     template = tmp_path / "card.md.j2"
     template.write_text(
@@ -811,7 +811,7 @@ def test_default_template_renders_every_format(fmt: str):
     )
     variables = card_variables(
         card, repo_id="org/atlas", features=features, split_rows=rows, embeddings=["X_scvi_fm"],
-        negative_fallbacks={"train": {"other batch": 0}}, example_row={n: "x" * 500 for n in names},
+        negative_levels={"train": {"other batch": 0}}, example_row={n: "x" * 500 for n in names},
         dropped_missing_caption={"train": 3} if fmt != "single" else {},
     )  # fmt: skip
     text = render_card(

@@ -78,7 +78,7 @@ def test_a_wheel_of_the_checkout_renders_the_default_card(fresh_env: Path, tmp_p
             cs_length=64, use_nextcloud=False)
         variables = card_variables(
             card, repo_id="org/atlas", features=features, split_rows=rows, embeddings=["X_pca"],
-            negative_fallbacks={}, example_row=None)
+            negative_levels={}, example_row=None)
         text = render_card(template_path=default_template_path(), variables=variables,
                            features=features, split_rows=rows)
         print(adata_hf_datasets.__file__)

@@ -20,7 +20,8 @@ def settings(**creation):
 
 def test_defaults_filled_and_paths_derived():
     s, config = settings()
-    assert config["dataset_creation"]["cs_length"] == 4096
+    assert s.config["dataset_creation"]["cs_length"] == 4096
+    assert "cs_length" not in config["dataset_creation"]  # the user's config is left as it is
     assert s.data_dir == Path("/base/processed/train/d")
     assert s.output_path.name == "d_multiplets_c"
     s, _ = settings(required_obsm_keys=["X_pca"])
@@ -68,9 +69,37 @@ def test_discovery_errors_name_the_path(tmp_path):
     with pytest.raises(DiscoveryError, match=str(tmp_path / "nope")):
         discover_chunks(tmp_path / "nope")
     (tmp_path / "train").mkdir()
-    with pytest.raises(DiscoveryError, match=r"no \.zarr or \.h5ad chunks"):
+    with pytest.raises(DiscoveryError, match=r"train holds no \.zarr or \.h5ad chunk"):
         discover_chunks(tmp_path)
     (tmp_path / "train" / "c.zarr").mkdir()
     (tmp_path / "train" / "c.h5ad").write_text("")
     with pytest.raises(DiscoveryError, match="same name"):
         discover_chunks(tmp_path)
+
+
+def chunk_folders(root, **folders):
+    for folder, count in folders.items():
+        (root / folder).mkdir()
+        for i in range(count):
+            (root / folder / f"chunk_{i}.zarr").mkdir()
+
+
+def test_only_split_folders_are_published_and_every_problem_is_named(tmp_path):
+    chunk_folders(tmp_path, train=2, val=0, extra=1, logs=0)
+    with pytest.raises(DiscoveryError) as error:
+        discover_chunks(tmp_path)
+    message = str(error.value)
+    assert "2 problem(s)" in message
+    assert f"split folder {tmp_path / 'val'} holds no .zarr or .h5ad chunk" in message
+    assert f"{tmp_path / 'extra'} holds chunks but is not a split folder" in message
+    assert "dataset_creation.splits" in message and "logs" not in message
+
+
+def test_listed_splits_are_the_ones_published(tmp_path):
+    chunk_folders(tmp_path, train=2, ood_test=1, scratch=1)
+    chunks = discover_chunks(tmp_path, ["train", "ood_test"])
+    assert list(chunks) == ["train", "ood_test"]  # scratch/ is not listed: left out
+    with pytest.raises(DiscoveryError, match="ood_test holds chunks but is not a split"):
+        discover_chunks(tmp_path)  # unlisted, a folder of chunks must be a known split
+    with pytest.raises(DiscoveryError, match=r"val \(dataset_creation.splits\) does not exist"):
+        discover_chunks(tmp_path, ["train", "ood_test", "scratch", "val"])

@@ -87,11 +87,11 @@ def test_multiplets_rows_map_pool_positions_to_ids_and_resolve():
     assert stats.rows == 3
 
 
-def test_pairs_rows_positive_then_caption_negatives_and_false_pairs_skipped():
+def test_pairs_rows_are_the_positive_then_one_row_per_negative_and_missing_ones_skipped():
     spec = FormatSpec("pairs", 1, 3)
     stats = RowCounts()
-    # anchor 0 (caption a): caption negatives in columns 1 and 3 -> id1 (b) and id2 (a: same caption, skipped)
-    negatives = [[1, 3, 2], [0, 2, 3], [1, 0, 2]]
+    # every column brings a caption new to its row; -1: no caption left (no row)
+    negatives = [[1, 3, -1], [0, 3, -1], [1, 0, -1]]
     table = pa.Table.from_batches(list(shard_batches(spec, _inputs(negatives), stats)))
     rows = list(
         zip(
@@ -104,6 +104,7 @@ def test_pairs_rows_positive_then_caption_negatives_and_false_pairs_skipped():
     assert rows == [
         ("id0", "a", 1.0),
         ("id0", "b", 0.0),
+        ("id0", "c", 0.0),
         ("id1", "b", 1.0),
         ("id1", "a", 0.0),
         ("id1", "c", 0.0),
@@ -111,5 +112,5 @@ def test_pairs_rows_positive_then_caption_negatives_and_false_pairs_skipped():
         ("id3", "b", 0.0),
         ("id3", "a", 0.0),
     ]
-    assert stats.pairs_negative_rows_skipped == 1
+    assert stats.pairs_negative_rows_skipped == 3
     assert table.schema.field("label").type == pa.float32()

@@ -58,8 +58,7 @@ assert report.n_missing_caption == 1 and not report.problems, report
 write_inspection(meta, report, meta_path=out / "meta.arrow", report_path=out / "report.json")
 write_chunk_sentences(chunk, out / "s.arrow", SentenceSpec.from_json({sentences!r}),
                       row_block_size=100)
-table, info = build_split_index([("chunk_0", out / "meta.arrow", out / "report.json")],
-                                needs_captions=True, needs_similarity=False)
+table, info = build_split_index([("chunk_0", out / "meta.arrow")], needs_captions=True)
 write_index(table, out / "index.arrow")
 write_negative_pool(negative_pool(table), out / "pool.arrow")
 negatives, _ = chunk_negatives(out / "index.arrow", out / "pool.arrow", split="train",

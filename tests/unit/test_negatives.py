@@ -439,7 +439,7 @@ def test_anchor_block_size_never_changes_a_result(monkeypatch, block: int) -> No
     anchors = np.random.default_rng(3).integers(0, batch.size, 1500)
     pool = NegativePool(batch, caption)
     whole = sample_negatives(pool, anchors, k=5, rng=chunk_rng(9, "train", "c"))
-    monkeypatch.setattr(negatives_module, "_ANCHOR_BLOCK", block)
+    monkeypatch.setattr(negatives_module, "ANCHOR_BLOCK", block)
     blocked = sample_negatives(pool, anchors, k=5, rng=chunk_rng(9, "train", "c"))
     np.testing.assert_array_equal(blocked[0], whole[0])
     assert blocked[1] == whole[1]

@@ -15,6 +15,7 @@ from adata_hf_datasets.progress import Progress
 from adata_hf_datasets.publish.nextcloud.streaming import UPLOAD_PROGRESS
 from adata_hf_datasets.steps.sentences import write_chunk_sentences
 from adata_hf_datasets.steps.shard import build_chunk_shard
+from adata_hf_datasets.steps.split_index import build_split_index, write_index
 from adata_hf_datasets.steps.validate import inspect_chunk, write_inspection
 from tests.support.specs import settings
 from tests.support.synthetic import ChunkRecipe, write_chunk
@@ -84,12 +85,14 @@ def test_sentence_and_shard_jobs_report_as_they_go(tmp_path: Path, monkeypatch, 
         settings(sentence_keys=["cell_sentence"], cs_length=10).sentence_spec(),
         row_block_size=100,
     )
+    table, _ = build_split_index([("chunk_0", tmp_path / "m.arrow")], needs_captions=False)
+    write_index(table, tmp_path / "index.arrow")
     build_chunk_shard(
         spec=FormatSpec("single", 1),
         chunk="chunk_0",
         sentences_path=tmp_path / "s.arrow",
         meta_path=tmp_path / "m.arrow",
-        index_path=tmp_path / "unused.arrow",
+        index_path=tmp_path / "index.arrow",
         link=str(chunk),
         shard_path=tmp_path / "shard.arrow",
     )

@@ -118,8 +118,8 @@ def test_split_info_counts_pool_captions_and_batches(tmp_path: Path) -> None:
     entries = []
     for name, table in CHUNKS:
         write_table(table, tmp_path / f"{name}.arrow")
-        entries.append((name, tmp_path / f"{name}.arrow", tmp_path / "unused.json"))
-    _, info = build_split_index(entries, needs_captions=True, needs_similarity=False)
+        entries.append((name, tmp_path / f"{name}.arrow"))
+    _, info = build_split_index(entries, needs_captions=True)
     assert info == SplitInfo(
         cells=5,
         pool=4,

@@ -173,10 +173,12 @@ def test_natural_chunk_order_numbers_the_shards(project):
     assert [link.rsplit("/", 1)[1] for link in links] == [f"chunk_{i}.zarr" for i in range(11)]
 
 
-def test_pairs_format_rows_and_labels(project):
-    project.write(two_split_layout())
-    config = project.config(dataset_format="pairs", negatives_per_sample=1)
-    assert project.run(config).ok
+@pytest.mark.parametrize("k", [1, 3])
+def test_pairs_give_k_negative_rows_with_captions_new_to_each_cell(project, k):
+    project.write(two_split_layout())  # 5 captions per chunk
+    config = project.config(dataset_format="pairs", negatives_per_sample=k)
+    result = project.run(config)
+    assert result.ok, result.logs
     frame = datasets.load_from_disk(str(project.output_path(config)))["train"].to_pandas()
     assert list(frame.columns) == [
         "sample_idx",
@@ -185,13 +187,26 @@ def test_pairs_format_rows_and_labels(project):
         "label",
         "adata_link",
     ]
-    assert len(frame) == 2 * 240
     assert frame["label"].dtype == np.float32
-    positives = frame[frame["label"] == 1.0].set_index("sample_idx")["caption"]
-    negatives = frame[frame["label"] == 0.0]
-    assert (
-        negatives["caption"].to_numpy() != positives.loc[negatives["sample_idx"]].to_numpy()
-    ).all()
+    assert len(frame) == (k + 1) * 240
+    assert not frame.duplicated(["sample_idx", "caption"]).any()
+    for _, rows in frame.groupby("sample_idx"):
+        own = rows.loc[rows["label"] == 1.0, "caption"].tolist()
+        assert len(own) == 1 and rows["label"].tolist() == [1.0] + [0.0] * k
+        assert own[0] not in rows.loc[rows["label"] == 0.0, "caption"].tolist()
+
+
+def test_pairs_with_fewer_captions_than_negatives_count_the_rows_they_cannot_give(project):
+    project.write({"train": [ChunkRecipe(n_cells=60, n_captions=2, seed=4)]})
+    config = project.config(dataset_format="pairs", negatives_per_sample=3)
+    result = project.run(config)
+    assert result.ok, result.logs
+    out = project.output_path(config)
+    frame = datasets.load_from_disk(str(out))["train"].to_pandas()
+    assert len(frame) == 60 * 2  # each cell: its caption and the one other caption
+    train = json.loads((out / "summary.json").read_text())["splits"]["train"]
+    assert train["dropped"]["pairs_negative_rows_skipped"] == 60 * 2
+    assert train["negative_levels"]["caption_none"] == 60 * 2
 
 
 def test_resolved_negatives(project):

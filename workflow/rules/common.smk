@@ -1,5 +1,8 @@
+import base64
+import json
 import re
 import sys
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -26,18 +29,28 @@ if _loaded is not None and Path(_loaded.__file__).parent.parent != LIB_DIR:
 from adata_hf_datasets.config import validate_config
 from adata_hf_datasets.errors import AdataHfError
 from adata_hf_datasets.io.discovery import discover_chunks
+from adata_hf_datasets.publish.card import check_card_template
+
+
+def settings_and_chunks(config):
+    """The validated settings and the chunks of each split; everything that depends only on
+    the config and the folder names is checked here, before any job (the card template too).
+    """
+    settings = validate_config(config)
+    chunks = discover_chunks(settings.data_dir, settings.splits)
+    check_card_template(settings.card_settings(), settings.format_spec(), list(chunks))
+    return settings, chunks
+
 
 try:
-    SETTINGS = validate_config(config)
-    CHUNKS = discover_chunks(SETTINGS.data_dir)
+    SETTINGS, CHUNKS = settings_and_chunks(config)
 except AdataHfError as error:
     if "--lint" not in sys.argv:
         raise WorkflowError(str(error)) from None
     # `snakemake --lint` without a dataset config: lint the rules with the bundled example.
     update_config(config, load_configfile(REPO_DIR / "config" / "example.yaml"))
     config["base_file_path"] = str(REPO_DIR / config["base_file_path"])
-    SETTINGS = validate_config(config)
-    CHUNKS = discover_chunks(SETTINGS.data_dir)
+    SETTINGS, CHUNKS = settings_and_chunks(config)
 
 for note in SETTINGS.notes:
     print(f"adata-hf-datasets: {note}", file=sys.stderr)
@@ -46,6 +59,20 @@ NAME = SETTINGS.dataset_name
 SPLITS = list(CHUNKS)
 CHUNK_BY_LABEL = {(c.split, c.name): c for chunks in CHUNKS.values() for c in chunks}
 OUTPUT_PATH = str(SETTINGS.output_path)
+BUILT_RECORD = f"results/dataset/{NAME}/built.json"
+# The gate: jobs wait for it, but its rewrite (check_inputs reruns when one of the rules it
+# applies is edited, e.g. on_missing_caption) does not make them run again.
+INPUTS_OK = ancient(f"results/validate/{NAME}/inputs_ok.json")
+if (
+    Path(BUILT_RECORD).exists()
+    and not (SETTINGS.output_path / "dataset_dict.json").exists()
+):
+    # The dataset folder is gone (moved, deleted): its record must not say it is built.
+    print(
+        f"adata-hf-datasets: {OUTPUT_PATH} is missing: it will be built again",
+        file=sys.stderr,
+    )
+    Path(BUILT_RECORD).unlink()
 
 
 wildcard_constraints:
@@ -64,6 +91,21 @@ def get_chunk_path(wildcards):
 def per_chunk(pattern, split):
     """``pattern`` expanded for every chunk of ``split``, in shard order."""
     return [pattern.format(split=split, chunk=c.name) for c in CHUNKS[split]]
+
+
+def get_split_index_inputs(wildcards):
+    inputs = {
+        "metas": per_chunk(
+            f"results/validate/{NAME}/{{split}}/{{chunk}}.arrow", wildcards.split
+        ),
+        "ok": INPUTS_OK,
+    }
+    if SETTINGS.drops_empty_sentences:
+        # cells with an empty gene list are left out of the pool: the sentences come first
+        inputs["sentence_stats"] = per_chunk(
+            f"results/sentences/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
+        )
+    return inputs
 
 
 def get_split_inspections(wildcards):
@@ -105,12 +147,9 @@ def get_shard_inputs(wildcards):
 
 
 def get_sentence_inputs(wildcards):
-    inputs = {
-        "chunk": get_chunk_path(wildcards),
-        "ok": f"results/validate/{NAME}/inputs_ok.json",
-    }
+    inputs = {"chunk": get_chunk_path(wildcards), "ok": INPUTS_OK}
     if SETTINGS.needs_similarity:
-        inputs["info"] = f"results/index/{NAME}/{wildcards.split}.json"
+        inputs["similar"] = f"results/index/{NAME}/{wildcards.split}.similar.json"
     return inputs
 
 
@@ -127,13 +166,70 @@ def get_split_shards(wildcards):
         inputs["negative_counts"] = per_chunk(
             f"results/negatives/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
         )
+    if SETTINGS.needs_expression:
+        inputs["sentence_stats"] = per_chunk(
+            f"results/sentences/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
+        )
     return inputs
+
+
+RUN_STARTED = time.time()
+OUR_OUTPUT = re.compile(
+    r"results/(validate|index|negative_pool|sentences|negatives|upload|shards|splits|dataset|hub)"
+    rf"/{re.escape(NAME)}/"
+)
+
+
+def forget_interrupted_outputs():
+    """Let the plain rerun continue after Ctrl-C or a killed job.
+
+    While a job runs Snakemake marks its outputs incomplete, and after an interruption it
+    refuses to go on until told ``--rerun-incomplete``. Every output of this workflow is
+    written to a temporary name and renamed when complete, so one that exists is complete: its
+    mark only tells that the run stopped before Snakemake noted the job done. Those marks are
+    removed here (when no Snakemake holds the working directory); whether the job runs again
+    is then decided as always (missing output, newer input, edited setting).
+    """
+    state = Path(".snakemake")
+    locks = state / "locks"
+    if not workflow.is_main_process or (locks.is_dir() and any(locks.iterdir())):
+        return
+    incomplete = state / "incomplete"
+    markers = [m for m in incomplete.rglob("*") if m.is_file()] if incomplete.is_dir() else []
+    for marker in markers:
+        parts = marker.relative_to(incomplete).parts  # the path, urlsafe base64, @-split
+        try:
+            path = base64.urlsafe_b64decode("".join(p.lstrip("@") for p in parts)).decode()
+        except ValueError:
+            continue  # not a mark of an output (e.g. Snakemake's migration_underway)
+        if OUR_OUTPUT.match(path) and Path(path).exists():
+            marker.unlink()
+
+
+forget_interrupted_outputs()
+
+
+def report_dataset_warnings():
+    """At the end of a run that built the dataset, its warnings on the console (they are in
+    its summary.json and card too): what the user gets differently from what they asked.
+    """
+    summary = SETTINGS.output_path / "summary.json"
+    if not summary.exists() or summary.stat().st_mtime < RUN_STARTED:
+        return
+    warnings = json.loads(summary.read_text()).get("warnings", [])
+    if warnings:
+        lines = "\n".join(f"  - {warning}" for warning in warnings)
+        print(
+            f"adata-hf-datasets: {OUTPUT_PATH} was built with {len(warnings)} warning(s) "
+            f"(also in its summary.json and README.md):\n{lines}",
+            file=sys.stderr,
+        )
 
 
 def get_final_outputs():
     if SETTINGS.push_to_hub:
         return [f"results/hub/{NAME}/pushed.json"]
-    return [f"{OUTPUT_PATH}/summary.json"]
+    return [BUILT_RECORD]
 
 
 def get_adata_link(wildcards):

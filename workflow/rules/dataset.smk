@@ -33,6 +33,11 @@ rule assemble_split:
     localrule: True
     conda:
         "../../envs/adata-hf-datasets.yaml"
+    params:
+        # error: fail here (before the dataset is replaced), naming chunks and cells
+        on_empty_sentence=(
+            SETTINGS.on_empty_sentence if SETTINGS.needs_expression else "keep"
+        ),
     script:
         "../scripts/assemble_split.py"
 
@@ -42,17 +47,19 @@ rule build_dataset:
         splits=expand(f"results/splits/{NAME}/{{split}}.json", split=SPLITS),
         inputs=f"results/validate/{NAME}/inputs_ok.json",
     output:
-        summary=f"{OUTPUT_PATH}/summary.json",
-        card=f"{OUTPUT_PATH}/README.md",
+        # the record of the built folder; the folder itself is built beside the previous one
+        # and swapped in when complete, never deleted by Snakemake before a rebuild
+        BUILT_RECORD,
     log:
         f"logs/build_dataset/{NAME}.log",
     localrule: True
     conda:
         "../../envs/adata-hf-datasets.yaml"
     params:
+        out=OUTPUT_PATH,
         spec=SETTINGS.format_spec().to_json(),
         dataset_id=SETTINGS.dataset_id,
-        config=config,
+        config=SETTINGS.recorded_config(),
         card=SETTINGS.card_settings().to_json(),
     script:
         "../scripts/build_dataset.py"

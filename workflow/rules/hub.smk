@@ -4,8 +4,7 @@ if SETTINGS.push_to_hub:
 
     rule push_to_hub:
         input:
-            summary=f"{OUTPUT_PATH}/summary.json",
-            card=f"{OUTPUT_PATH}/README.md",
+            BUILT_RECORD,
         output:
             f"results/hub/{NAME}/pushed.json",
         log:

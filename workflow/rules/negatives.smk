@@ -18,5 +18,7 @@ rule sample_negatives:
     params:
         k=SETTINGS.negatives_per_sample,
         seed=SETTINGS.seed,
+        # pairs: every negative brings a caption new to its row (one row per negative)
+        distinct_captions=SETTINGS.dataset_format == "pairs",
     script:
         "../scripts/sample_negatives.py"

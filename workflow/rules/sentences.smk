@@ -2,7 +2,8 @@ rule cell_sentences:
     input:
         unpack(get_sentence_inputs),
     output:
-        f"results/sentences/{NAME}/{{split}}/{{chunk}}.arrow",
+        sentences=f"results/sentences/{NAME}/{{split}}/{{chunk}}.arrow",
+        stats=f"results/sentences/{NAME}/{{split}}/{{chunk}}.json",
     log:
         f"logs/cell_sentences/{NAME}/{{split}}/{{chunk}}.log",
     benchmark:
@@ -12,6 +13,8 @@ rule cell_sentences:
     resources:
         mem_mb=mem_mb_for(base=2000, chunk=1000),
         runtime=runtime_for(base=10, chunk=10),
+        # rows of X read at once: memory, not results (a param would rerun the jobs)
+        row_block_size=SETTINGS.row_block_size,
     params:
         spec=SETTINGS.sentence_spec().to_json(),
     script:

@@ -30,14 +30,31 @@ rule check_inputs:
         "../../envs/adata-hf-datasets.yaml"
     params:
         splits={s: [c.name for c in CHUNKS[s]] for s in SPLITS},
+        rules=SETTINGS.input_rules().to_json(),
     script:
         "../scripts/check_inputs.py"
 
 
+if SETTINGS.needs_similarity:
+
+    rule similar_annotations:
+        input:
+            reports=lambda wildcards: get_split_inspections(wildcards)["reports"],
+            ok=INPUTS_OK,
+        output:
+            f"results/index/{NAME}/{{split}}.similar.json",
+        log:
+            f"logs/similar_annotations/{NAME}/{{split}}.log",
+        localrule: True
+        conda:
+            "../../envs/adata-hf-datasets.yaml"
+        script:
+            "../scripts/similar_annotations.py"
+
+
 rule split_index:
     input:
-        unpack(get_split_inspections),
-        ok=f"results/validate/{NAME}/inputs_ok.json",
+        unpack(get_split_index_inputs),
     output:
         index=f"results/index/{NAME}/{{split}}.arrow",
         info=f"results/index/{NAME}/{{split}}.json",
@@ -54,6 +71,5 @@ rule split_index:
     params:
         chunks=lambda wildcards: [c.name for c in CHUNKS[wildcards.split]],
         needs_captions=SETTINGS.uses_captions,
-        needs_similarity=SETTINGS.needs_similarity,
     script:
         "../scripts/split_index.py"

@@ -2,6 +2,7 @@
 
 import _package  # noqa: F401  (this checkout's package before any installed one)
 
+from adata_hf_datasets.records import InputRules
 from adata_hf_datasets.steps.runtime import run_step
 from adata_hf_datasets.steps.validate import check_inputs
 
@@ -12,7 +13,7 @@ def main(smk, log):
         split: [(f"{split}/{name}", next(metas), next(reports)) for name in names]
         for split, names in smk.params.splits.items()
     }
-    summary = check_inputs(chunks)
+    summary = check_inputs(chunks, InputRules.from_json(smk.params.rules))
     for split, info in summary.splits.items():
         log.info("split %s: %d chunks, %d cells", split, info.chunks, info.cells)
         for warning in info.warnings:

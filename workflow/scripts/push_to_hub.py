@@ -8,14 +8,14 @@ from adata_hf_datasets.io.files import write_json
 from adata_hf_datasets.publish.card import template_path
 from adata_hf_datasets.publish.card_variables import dataset_card_variables
 from adata_hf_datasets.publish.hub import push_dataset
-from adata_hf_datasets.records import CardSettings
+from adata_hf_datasets.records import BuiltDataset, CardSettings
 from adata_hf_datasets.steps.assemble import read_local_dataset
 from adata_hf_datasets.steps.runtime import run_step
 
 
 def main(smk, log):
     card = CardSettings.from_json(smk.params.card)
-    dataset_dir = Path(smk.input.summary).parent
+    dataset_dir = Path(BuiltDataset.read(smk.input[0]).path)
     local = read_local_dataset(dataset_dir)
     report = push_dataset(
         dataset_dir,

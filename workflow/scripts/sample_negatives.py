@@ -18,6 +18,7 @@ def main(smk, log):
         chunk=smk.wildcards.chunk,
         k=smk.params.k,
         seed=smk.params.seed,
+        distinct_captions=smk.params.distinct_captions,
     )
     write_negatives(table, smk.output.negatives)
     write_json(smk.output.counts, counts.to_dict())

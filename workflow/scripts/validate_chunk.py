@@ -9,8 +9,6 @@ from adata_hf_datasets.steps.validate import inspect_chunk, write_inspection
 
 def main(smk, log):
     meta, report = inspect_chunk(smk.input.chunk, InspectionSpec.from_json(smk.params.spec))
-    for warning in report.warnings:
-        log.warning("%s", warning)
     for problem in report.problems:
         log.error("%s", problem)  # reported together by check_inputs
     log.info("%s: %d cells, obsm keys %s", smk.input.chunk, report.n_obs, list(report.obsm_keys))

@@ -30,7 +30,7 @@ from .core.formats import (
 from .core.naming import dataset_id, repo_name_problem
 from .core.semantic import similarity_embedding
 from .errors import AdataHfError
-from .records import CardSettings, InspectionSpec, SentenceSpec
+from .records import CardSettings, InputRules, InspectionSpec, SentenceSpec
 
 if TYPE_CHECKING:  # jsonschema is imported where the config is validated, not by every job
     import jsonschema
@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # jsonschema is imported where the config is validated, not b
 __all__ = ["ConfigError", "Settings", "creation_defaults", "load_schema", "validate_config"]
 
 R = TypeVar("R")
+
+MEMORY_ONLY_KEYS = ("row_block_size",)
+"""``dataset_creation`` keys that change memory, not results."""
 
 
 class ConfigError(AdataHfError, ValueError):
@@ -119,6 +122,8 @@ class Settings:
     batch_key: str | None
     annotation_key: str | None
     gene_name_column: str
+    gene_name_column_explicit: bool
+    """The config names ``gene_name_column`` (not its default): then it must exist."""
     cs_length: int
     expression_matrix: str
     use_highly_variable: bool
@@ -127,6 +132,9 @@ class Settings:
     resolve_negatives: bool
     seed: int
     on_missing_caption: str
+    on_empty_sentence: str
+    splits: tuple[str, ...] | None
+    """The split folders to publish (``dataset_creation.splits``); None: the usual names."""
     required_obsm_keys: tuple[str, ...]
     row_block_size: int
     push_to_hub: bool
@@ -141,6 +149,8 @@ class Settings:
     nextcloud_config: dict[str, Any] = field(default_factory=dict)
     force_reupload: bool = False
     notes: tuple[str, ...] = ()
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The whole config, every default filled in."""
 
     @property
     def dataset_id(self) -> str:
@@ -173,9 +183,24 @@ class Settings:
         return self.negatives_per_sample if self.uses_captions else 0
 
     @property
+    def drops_empty_sentences(self) -> bool:
+        """Cells with an empty gene list are left out (then the split's pool needs the
+        sentences first)."""
+        return self.needs_expression and self.on_empty_sentence == "drop"
+
+    @property
     def obs_sentence_columns(self) -> tuple[str, ...]:
         """Sentence keys that are plain obs columns (copied as text)."""
         return tuple(k for k in self.sentence_keys if k not in GENERATED_SENTENCE_KEYS)
+
+    def recorded_config(self) -> dict[str, Any]:
+        """The config ``summary.json`` records: all of it but the keys that change how the
+        jobs run, not what they make (``row_block_size``), so that editing those reruns
+        nothing."""
+        recorded = copy.deepcopy(self.config)
+        for key in MEMORY_ONLY_KEYS:
+            recorded["dataset_creation"].pop(key, None)
+        return recorded
 
     def inspection_spec(self) -> InspectionSpec:
         """What validation checks: only what the configuration asks for."""
@@ -188,7 +213,18 @@ class Settings:
             expression_matrix=self.expression_matrix if self.needs_expression else None,
             gene_name_column=self.gene_name_column if self.needs_expression else None,
             similarity_obsm_key=self.similarity_obsm_key if self.needs_similarity else None,
+        )
+
+    def input_rules(self) -> InputRules:
+        """How ``check_inputs`` judges what validation found."""
+        return InputRules(
             on_missing_caption=self.on_missing_caption if self.uses_captions else "drop",
+            caption_key=self.caption_key if self.uses_captions else None,
+            batch_key=self.batch_key if self.uses_captions else None,
+            gene_name_column=self.gene_name_column if self.needs_expression else None,
+            gene_name_column_explicit=self.needs_expression and self.gene_name_column_explicit,
+            use_highly_variable=self.needs_expression and self.use_highly_variable,
+            min_pool=2 if self.negatives else 1,
         )
 
     def sentence_spec(self) -> SentenceSpec:
@@ -221,7 +257,8 @@ class Settings:
 
 
 def validate_config(config: dict, *, schema_path: Path | None = None) -> Settings:
-    """Validate ``config`` in place (defaults filled in) and return the resolved settings.
+    """Validate ``config`` and return the resolved settings; ``config`` itself is not changed
+    (:attr:`Settings.config` is a copy with every default filled in).
 
     ``schema_path``: another schema than the package's own (tests).
 
@@ -240,8 +277,10 @@ def validate_config(config: dict, *, schema_path: Path | None = None) -> Setting
     ]
     if problems:
         raise ConfigError(_format_problems(problems))
-    _fill_defaults(config, schema)
-    return _resolve(config)
+    explicit = {key for key in ("gene_name_column",) if key in config.get("dataset_creation", {})}
+    filled = copy.deepcopy(config)
+    _fill_defaults(filled, schema)
+    return _resolve(filled, explicit=explicit)
 
 
 def _format_problems(problems: list[str]) -> str:
@@ -249,7 +288,10 @@ def _format_problems(problems: list[str]) -> str:
     return f"invalid configuration ({len(problems)} problem(s)):\n{lines}"
 
 
-def _resolve(config: dict) -> Settings:
+def _resolve(config: dict, *, explicit: set[str]) -> Settings:
+    """The settings of a config whose defaults are filled in; ``explicit``: the keys among
+    those whose meaning depends on it that the user's config set itself."""
+    explicit_gene_name_column = "gene_name_column" in explicit
     creation = config["dataset_creation"]
     problems: list[str] = []
     notes: list[str] = []
@@ -335,6 +377,7 @@ def _resolve(config: dict) -> Settings:
         batch_key=config.get("batch_key"),
         annotation_key=annotation_key,
         gene_name_column=creation["gene_name_column"],
+        gene_name_column_explicit=explicit_gene_name_column,
         cs_length=creation["cs_length"],
         expression_matrix=creation["expression_matrix"],
         use_highly_variable=creation["use_highly_variable"],
@@ -343,6 +386,8 @@ def _resolve(config: dict) -> Settings:
         resolve_negatives=creation["resolve_negatives"],
         seed=creation["seed"],
         on_missing_caption=creation["on_missing_caption"],
+        on_empty_sentence=creation["on_empty_sentence"],
+        splits=tuple(creation["splits"]) if creation["splits"] else None,
         required_obsm_keys=tuple(creation["required_obsm_keys"]),
         row_block_size=creation["row_block_size"],
         push_to_hub=creation["push_to_hub"],
@@ -361,4 +406,5 @@ def _resolve(config: dict) -> Settings:
         nextcloud_config=dict(creation["nextcloud_config"]),
         force_reupload=creation["force_reupload"],
         notes=tuple(notes),
+        config=config,
     )

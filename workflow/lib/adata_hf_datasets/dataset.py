@@ -312,6 +312,7 @@ class AnnDataSetConstructor:
                     chunk=chunk.name,
                     k=self.negatives_per_sample,
                     seed=self.seed,
+                    distinct_captions=self.dataset_format == "pairs",
                 )
                 stats["negative_levels"] = counts.to_dict()
             inputs = chunk_shard_inputs(
@@ -323,6 +324,7 @@ class AnnDataSetConstructor:
                 anchor_rows=anchor_rows,
                 negatives=negatives,
                 resolver=resolver,
+                chunk=chunk.name,
             )
             row_counts = RowCounts()
             batches.extend(shard_batches(spec, inputs, row_counts))

@@ -12,6 +12,7 @@ record                 written by          read by
 :class:`SplitInfo`     ``split_index``     ``cell_sentences``, ``assemble_split``
 :class:`ShardStats`    ``write_shard``     ``assemble_split``
 :class:`SplitRecord`   ``assemble_split``  ``build_dataset``
+:class:`BuiltDataset`  ``build_dataset``   ``push_to_hub`` (where the dataset is)
 :class:`CardSettings`  the rules (config)  ``build_dataset``, ``push_to_hub``
 =====================  ==================  ===========================================
 
@@ -35,14 +36,18 @@ from .io.files import read_json, write_json
 
 __all__ = [
     "AnnotationSums",
+    "BuiltDataset",
     "CardSettings",
     "ChunkReport",
     "DroppedRows",
+    "GeneDuplicates",
+    "InputRules",
     "InputsSummary",
     "InspectionSpec",
     "Record",
     "RecordError",
     "SentenceSpec",
+    "SentenceStats",
     "ShardRef",
     "ShardStats",
     "SplitInfo",
@@ -153,7 +158,6 @@ class InspectionSpec(Record):
     gene_name_column: str | None
     similarity_obsm_key: str | None
     """The embedding of ``semantic_similar`` (its per-annotation sums are computed here)."""
-    on_missing_caption: Literal["drop", "error"]
 
     @property
     def needs_captions(self) -> bool:
@@ -184,6 +188,24 @@ class SentenceSpec(Record):
     annotation_key: str | None = None
 
 
+@dataclass(frozen=True)
+class InputRules(Record):
+    """How ``check_inputs`` judges what validation found (the settings that give facts their
+    meaning; none of them changes what validation reads)."""
+
+    on_missing_caption: Literal["drop", "error"]
+    caption_key: str | None
+    batch_key: str | None
+    gene_name_column: str | None
+    """The configured gene-name column; None when no gene-list key is asked."""
+    gene_name_column_explicit: bool
+    """The config sets ``gene_name_column``: a chunk without that column is an error (else
+    ``var.index`` is used, with a warning)."""
+    use_highly_variable: bool
+    min_pool: int
+    """Cells (with a caption, in caption formats) a split needs: 2 with negatives, else 1."""
+
+
 # ------------------------------------------------------------------------- validate_chunk
 
 
@@ -199,16 +221,40 @@ class AnnotationSums(Record):
 
 @dataclass(frozen=True)
 class ChunkReport(Record):
-    """What ``validate_chunk`` found in one chunk (it never reads X)."""
+    """What ``validate_chunk`` found in one chunk (it never reads X).
+
+    ``problems`` are what no setting can fix; the facts below are judged by ``check_inputs``
+    with the settings that decide what they mean (``on_missing_caption``, whether
+    ``gene_name_column`` was set, ``use_highly_variable``), so editing those settings reruns
+    only that cheap check.
+    """
 
     path: str
     n_obs: int = 0
     obsm_keys: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
     """Each names the file, the key and the fix; ``check_inputs`` fails on any."""
-    warnings: tuple[str, ...] = ()
     n_missing_caption: int = 0
+    missing_caption_examples: tuple[str, ...] = ()
+    n_missing_batch: int = 0
+    missing_batch_examples: tuple[str, ...] = ()
+    gene_name_column_missing: bool = False
+    """``var`` has no ``gene_name_column``: gene names would come from ``var.index``."""
+    var_columns: tuple[str, ...] = ()
+    duplicate_genes: GeneDuplicates | None = None
+    """Gene names that occur more than once (a sentence would name a gene twice)."""
     annotation_sums: AnnotationSums | None = None
+
+
+@dataclass(frozen=True)
+class GeneDuplicates(Record):
+    """Repeated gene names of a chunk, among all genes and among the highly variable ones (the
+    only ones ranked when ``var["highly_variable"]`` exists and ``use_highly_variable``)."""
+
+    count: int
+    examples: tuple[str, ...]
+    count_highly_variable: int
+    examples_highly_variable: tuple[str, ...]
 
 
 # ------------------------------------------------------------------------- check_inputs
@@ -221,7 +267,9 @@ class SplitInputs(Record):
     chunks: int
     cells: int
     missing_caption: int = 0
+    missing_batch: int = 0
     warnings: tuple[str, ...] = ()
+    """What the user gets differently (dropped cells, fall-backs), each naming the chunk."""
     obsm_keys: tuple[str, ...] = ()
     """Embeddings present in every chunk of the split."""
     file_formats: tuple[str, ...] = ()
@@ -249,8 +297,21 @@ class SplitInfo(Record):
     batches: int
     captions: int
     chunks: tuple[str, ...]
-    similar_annotation: dict[str, str] | None = None
-    """For ``semantic_similar``: each annotation's most similar other annotation."""
+    dropped_empty_sentence: int = 0
+    """Cells left out for an empty gene list (``on_empty_sentence: drop``)."""
+
+
+# ------------------------------------------------------------------------- cell_sentences
+
+
+@dataclass(frozen=True)
+class SentenceStats(Record):
+    """One chunk's sentences: how many cells got an empty gene list (no expressed gene among
+    the ranked ones), which rows, and examples of their ids."""
+
+    rows: int
+    empty_rows: tuple[int, ...] = ()
+    empty_examples: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------- write_shard
@@ -265,7 +326,8 @@ class ShardStats(Record):
     samples: int
     """Anchors (cells) in the shard; in ``pairs`` each gives several rows."""
     sha256: str
-    dropped_missing_caption: int = 0
+    dropped: int = 0
+    """Cells of the chunk that are not in the shard (no caption, an empty gene list)."""
     pairs_negative_rows_skipped: int = 0
 
 
@@ -281,6 +343,7 @@ class ShardRef(Record):
 @dataclass(frozen=True)
 class DroppedRows(Record):
     missing_caption: int = 0
+    empty_sentence: int = 0
     pairs_negative_rows_skipped: int = 0
 
 
@@ -298,6 +361,23 @@ class SplitRecord(Record):
     batches: int
     negative_levels: dict[str, int]
     """Negatives drawn at each level (see ``FallbackCounts``), summed over the chunks."""
+    empty_sentences: int = 0
+    """Cells whose gene list is empty (kept, or left out with ``on_empty_sentence: drop``)."""
+    empty_sentence_examples: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------- build_dataset
+
+
+@dataclass(frozen=True)
+class BuiltDataset(Record):
+    """The dataset folder a ``build_dataset`` job completed (the rule's output: the folder itself
+    is not a Snakemake output, so that Snakemake never deletes it before a rebuild)."""
+
+    path: str
+    dataset_id: str
+    rows: dict[str, int]
+    """Rows per split."""
 
 
 # ------------------------------------------------------------------------- the dataset card

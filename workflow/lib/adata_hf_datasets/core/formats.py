@@ -1,9 +1,10 @@
 """What a dataset row holds: the formats, the sentence keys, the negative columns, and what
 each column means (the card's column table is made from :func:`column_descriptions`).
 
-Negative columns alternate: ``negative_i_idx`` with odd ``i`` (1, 3, ...) is a *caption
-negative* (a different cell whose caption differs), even ``i`` a *sentence negative* (any
-different cell); :func:`is_caption_negative` is that rule, in one place.
+Negative columns of ``multiplets`` alternate: ``negative_i_idx`` with odd ``i`` (1, 3, ...) is a
+*caption negative* (a different cell whose caption differs), even ``i`` a *sentence negative*
+(any different cell); :func:`is_caption_negative` is that rule, in one place. In ``pairs``
+every negative is a caption negative with a caption new to its row (one row each).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ FORMAT_EXPLANATIONS = {
     ),
     "pairs": (
         "Pairs for binary classification: per cell one row with its own caption (label 1.0) followed by one row "
-        "per caption negative carrying that negative's caption (label 0.0)."
+        "per negative (label 0.0), each carrying the caption of a different cell, different from the cell's own "
+        "caption and from the captions of its other negative rows (same batch first)."
     ),
     "single": (
         "Single cells without captions or negatives, for inference and evaluation: each row is one cell with its "

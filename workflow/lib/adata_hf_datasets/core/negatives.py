@@ -47,7 +47,7 @@ import numpy as np
 from ..errors import InputError
 from .formats import is_caption_negative
 
-__all__ = ["FallbackCounts", "NegativePool", "chunk_rng", "sample_negatives"]
+__all__ = ["ANCHOR_BLOCK", "FallbackCounts", "NegativePool", "chunk_rng", "sample_negatives"]
 
 # Candidate levels, most preferred first; the integer codes index FallbackCounts columns.
 _CAPTION_SAME_BATCH = 0
@@ -61,7 +61,7 @@ _N_LEVELS = 5
 _RNG_PERSONALIZATION = b"ahd-negatives-v1"
 # Anchors sampled at a time: the temporaries of a block (a few dozen int32 vectors) stay
 # in cache; measured fastest between 4,096 and whole-array blocks.
-_ANCHOR_BLOCK = 32768
+ANCHOR_BLOCK = 32768
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,9 @@ class FallbackCounts:
     repeated
         Pool too small for distinct negatives: the negative repeats one already in the
         row (never the anchor).
+    caption_none
+        Caption columns left without a negative because no caption new to the row was left
+        (``pairs``, where each negative must bring a caption of its own; that row is left out).
     """
 
     caption_same_batch: int = 0
@@ -95,6 +98,7 @@ class FallbackCounts:
     sentence_same_batch: int = 0
     sentence_other_batch: int = 0
     repeated: int = 0
+    caption_none: int = 0
 
     def __post_init__(self) -> None:
         # Coerce numpy integers to int so to_dict() is JSON-serialisable as is.
@@ -226,13 +230,23 @@ class NegativePool:
         Number of distinct batch and caption codes.
     batch_codes, caption_codes
         The codes as read-only int64 arrays.
+    order_a, rank_a
+        Ordering A: pool positions sorted by (batch, caption, position), and each position's
+        rank in it.
+    order_b, rank_b
+        Ordering B: sorted by (caption, position), and the ranks.
+    batch_start, batch_end, group_start, group_end
+        Per rank in A, the ``[start, end)`` ranks of its batch block and of its (batch,
+        caption) block.
+    caption_start, caption_end
+        Per rank in B, the ranks of its caption block.
+    index_dtype
+        The integer type of the orderings, ranks and bounds (int32 while ``2 n < 2**31``).
 
     Notes
     -----
-    Precomputes ordering A (by batch, caption, position) and ordering B (by caption,
-    position), their inverse permutations, and per rank the bounds of the batch block and
-    of the (batch, caption) block in A and of the caption block in B. Memory is about
-    ten index arrays of length ``n`` (int32 while ``2 n < 2**31``).
+    Memory is about ten index arrays of length ``n``; every array is read-only (the
+    samplers share one pool; the workflow maps it from the split's pool file).
     """
 
     def __init__(self, batch_codes: np.ndarray, caption_codes: np.ndarray) -> None:
@@ -247,17 +261,17 @@ class NegativePool:
         self.batch_codes = _read_only(batch.copy())
         self.caption_codes = _read_only(caption.copy())
         index_dtype = _index_dtype(n)  # int32 halves memory traffic
-        self._index_dtype = index_dtype
+        self.index_dtype = index_dtype
 
         order_a, (batch_a, caption_a) = _sort_order([batch, caption], n)
         order_b, (caption_b,) = _sort_order([caption], n)
-        self._order_a = _read_only(order_a.astype(index_dtype))
-        self._order_b = _read_only(order_b.astype(index_dtype))
+        self.order_a = _read_only(order_a.astype(index_dtype))
+        self.order_b = _read_only(order_b.astype(index_dtype))
 
-        self._rank_a = np.empty(n, dtype=index_dtype)
-        self._rank_a[order_a] = np.arange(n, dtype=index_dtype)
-        self._rank_b = np.empty(n, dtype=index_dtype)
-        self._rank_b[order_b] = np.arange(n, dtype=index_dtype)
+        self.rank_a = np.empty(n, dtype=index_dtype)
+        self.rank_a[order_a] = np.arange(n, dtype=index_dtype)
+        self.rank_b = np.empty(n, dtype=index_dtype)
+        self.rank_b[order_b] = np.arange(n, dtype=index_dtype)
 
         new_batch = np.empty(n, dtype=bool)
         new_group = np.empty(n, dtype=bool)
@@ -271,18 +285,18 @@ class NegativePool:
         self.n_batches = int(np.count_nonzero(new_batch))
         self.n_captions = int(np.count_nonzero(new_caption))
         # Indexed by rank in A (batch, group) or in B (caption), not by position.
-        self._batch_start, self._batch_end = _block_bounds(new_batch, index_dtype)
-        self._group_start, self._group_end = _block_bounds(new_group, index_dtype)
-        self._caption_start, self._caption_end = _block_bounds(new_caption, index_dtype)
+        self.batch_start, self.batch_end = _block_bounds(new_batch, index_dtype)
+        self.group_start, self.group_end = _block_bounds(new_group, index_dtype)
+        self.caption_start, self.caption_end = _block_bounds(new_caption, index_dtype)
         for name in (
-            "_rank_a",
-            "_rank_b",
-            "_batch_start",
-            "_batch_end",
-            "_group_start",
-            "_group_end",
-            "_caption_start",
-            "_caption_end",
+            "rank_a",
+            "rank_b",
+            "batch_start",
+            "batch_end",
+            "group_start",
+            "group_end",
+            "caption_start",
+            "caption_end",
         ):
             _read_only(getattr(self, name))
 
@@ -293,7 +307,7 @@ class NegativePool:
         """The precomputed arrays by name: with :attr:`n_batches` and :attr:`n_captions`, all
         that :meth:`from_arrays` needs to rebuild the pool without sorting again (the workflow
         stores them once per split; each negatives job maps them)."""
-        return {name: getattr(self, attribute) for name, attribute in _STORED.items()}
+        return {name: getattr(self, name) for name in _STORED}
 
     @classmethod
     def from_arrays(
@@ -308,8 +322,8 @@ class NegativePool:
         index_dtype = _index_dtype(n)
         pool = cls.__new__(cls)
         pool.n, pool.n_batches, pool.n_captions = n, int(n_batches), int(n_captions)
-        pool._index_dtype = index_dtype
-        for name, attribute in _STORED.items():
+        pool.index_dtype = index_dtype
+        for name in _STORED:
             array = np.asarray(arrays[name])
             dtype = np.int64 if name.endswith("codes") else index_dtype
             if array.shape != (n,) or array.dtype != dtype:
@@ -319,7 +333,7 @@ class NegativePool:
                 )
             if array.flags.writeable:
                 array = _read_only(array.view())
-            setattr(pool, attribute, array)
+            setattr(pool, name, array)
         return pool
 
 
@@ -329,20 +343,21 @@ def _index_dtype(n: int) -> type[np.integer]:
 
 
 # Stored name -> attribute of the precomputed pool arrays.
-_STORED = {
-    "batch_codes": "batch_codes",
-    "caption_codes": "caption_codes",
-    "order_a": "_order_a",
-    "order_b": "_order_b",
-    "rank_a": "_rank_a",
-    "rank_b": "_rank_b",
-    "batch_start": "_batch_start",
-    "batch_end": "_batch_end",
-    "group_start": "_group_start",
-    "group_end": "_group_end",
-    "caption_start": "_caption_start",
-    "caption_end": "_caption_end",
-}
+# The pool's arrays, as stored once per split (see NegativePool.arrays).
+_STORED = (
+    "batch_codes",
+    "caption_codes",
+    "order_a",
+    "order_b",
+    "rank_a",
+    "rank_b",
+    "batch_start",
+    "batch_end",
+    "group_start",
+    "group_end",
+    "caption_start",
+    "caption_end",
+)
 
 
 def sample_negatives(
@@ -387,7 +402,7 @@ def sample_negatives(
     if pool.n < 2:
         raise InputError(
             f"negatives need at least 2 samples in the split, the pool has {pool.n}; "
-            "set negatives_per_sample to 0 or add samples to the split"
+            "add cells to the split, or build it without negatives (the single format)"
         )
 
     # All draws up front (row j = column j, exactly the stream of k calls of
@@ -396,8 +411,8 @@ def sample_negatives(
     uniforms = rng.random((k, n_anchors))
     negatives = np.empty((n_anchors, k), dtype=np.int64)
     level_counts = np.zeros((2, _N_LEVELS), dtype=np.int64)  # [caption col, sentence col]
-    for start in range(0, n_anchors, _ANCHOR_BLOCK):
-        stop = min(start + _ANCHOR_BLOCK, n_anchors)
+    for start in range(0, n_anchors, ANCHOR_BLOCK):
+        stop = min(start + ANCHOR_BLOCK, n_anchors)
         level_counts += _sample_block(
             pool, anchors[start:stop], uniforms[:, start:stop], negatives[start:stop]
         )
@@ -422,18 +437,18 @@ def _sample_block(
     return the level counts ``[caption column, sentence column] x level``."""
     n_anchors = anchors.size
     k = negatives.shape[1]
-    it = pool._index_dtype
+    it = pool.index_dtype
     unsigned = np.uint32 if it is np.int32 else np.uint64
     n_pool = it(pool.n)
     # Per-anchor geometry: ranks, block bounds and level sizes.
-    rank_a = pool._rank_a[anchors]
-    rank_b = pool._rank_b[anchors]
-    batch_start = pool._batch_start[rank_a]
-    batch_end = pool._batch_end[rank_a]
-    group_start = pool._group_start[rank_a]
-    group_end = pool._group_end[rank_a]
-    caption_start = pool._caption_start[rank_b]
-    caption_end = pool._caption_end[rank_b]
+    rank_a = pool.rank_a[anchors]
+    rank_b = pool.rank_b[anchors]
+    batch_start = pool.batch_start[rank_a]
+    batch_end = pool.batch_end[rank_a]
+    group_start = pool.group_start[rank_a]
+    group_end = pool.group_end[rank_a]
+    caption_start = pool.caption_start[rank_b]
+    caption_end = pool.caption_end[rank_b]
     batch_size = batch_end - batch_start
     level_sizes = {
         _CAPTION_SAME_BATCH: batch_size - (group_end - group_start),
@@ -543,13 +558,13 @@ def _sample_block(
         repeat_rows = np.flatnonzero(level == _REPEAT) if present[_REPEAT] else None
         if repeat_rows is not None:
             rank[repeat_rows] = 0  # keep the gather in bounds; overwritten below
-        position = pool._order_a[rank]
+        position = pool.order_a[rank]
         if in_b is not None:  # those ranks are in ordering B
-            position[in_b] = pool._order_b[rank[in_b]]
-            new_rank_a = np.where(in_b, pool._rank_a[position], rank)
+            position[in_b] = pool.order_b[rank[in_b]]
+            new_rank_a = np.where(in_b, pool.rank_a[position], rank)
         else:
             new_rank_a = rank
-        new_rank_b = pool._rank_b[position]
+        new_rank_b = pool.rank_b[position]
 
         other_caption = (new_rank_b < caption_start) | (new_rank_b >= caption_end)
         same_batch = (new_rank_a >= batch_start) & (new_rank_a < batch_end)

@@ -68,7 +68,8 @@ class CellSentenceBuilder:
             raise TypeError(message)
         if cs_length < 1:
             message = (
-                f"{self._where}: cs_length must be at least 1, got {cs_length}; fix the config."
+                f"{self._where}: cs_length must be at least 1 (the genes of a sentence), got "
+                f"{cs_length}"
             )
             raise ValueError(message)
         names = np.asarray(gene_names, dtype=object)

@@ -166,29 +166,28 @@ def shard_batches(
 
 
 def _pairs_columns(spec, inputs, start, rows, ids, sentence_cols):
-    """Per anchor: its own caption (label 1.0), then one row per caption negative (label 0.0).
+    """Per anchor: its own caption (label 1.0), then one row per negative (label 0.0).
 
-    A caption negative that had to fall back to a same-caption sample would be a false
-    negative pair; such rows are skipped and counted.
+    In ``pairs`` every negative column holds a caption negative whose caption is new to its
+    row (:mod:`~adata_hf_datasets.core.caption_negatives`); a column left at -1 (no new
+    caption left in the split) gives no row, counted as skipped.
     """
     negatives = inputs.negatives[start : start + len(rows)]
+    k = spec.negatives_per_sample
+    found = negatives >= 0
     own = _take(inputs.captions, rows)
-    caption_cols = [j for j in range(spec.negatives_per_sample) if is_caption_negative(j + 1)]
-    neg_captions = [_take(inputs.pool_captions, negatives[:, j]) for j in caption_cols]
-    own_np = own.to_numpy(zero_copy_only=False)
-    valid = [c.to_numpy(zero_copy_only=False) != own_np for c in neg_captions]
-    per_anchor = 1 + np.sum(valid, axis=0) if valid else np.ones(len(rows), dtype=np.int64)
-    # Rows in order: anchor a's positive, then its valid caption negatives in column order.
-    source = np.zeros((len(rows), 1 + len(caption_cols)), dtype=bool)
-    source[:, 0] = True
-    for i, v in enumerate(valid):
-        source[:, i + 1] = v
+    neg_captions = [
+        _take(inputs.pool_captions, np.where(found[:, j], negatives[:, j], 0)) for j in range(k)
+    ]
+    # Rows in order: anchor a's positive, then its negatives in column order.
+    source = np.ones((len(rows), 1 + k), dtype=bool)
+    source[:, 1:] = found
     anchor_of_row, slot_of_row = np.nonzero(source)  # row-major: grouped by anchor, in slot order
     labels = np.where(slot_of_row == 0, 1.0, 0.0).astype(np.float32)
-    # caption per output row: concatenate [own, caption negatives...], take (slot * n + anchor).
+    # caption per output row: concatenate [own, negatives' captions...], take (slot * n + anchor)
     all_captions = pa.concat_arrays([own, *neg_captions])
     caption = _take(all_captions, slot_of_row * len(rows) + anchor_of_row)
-    skipped = len(rows) * len(caption_cols) - int(per_anchor.sum() - len(rows))
+    skipped = int(found.size - found.sum())
     columns = [
         _take(ids, anchor_of_row),
         *[_take(c, anchor_of_row) for c in sentence_cols],

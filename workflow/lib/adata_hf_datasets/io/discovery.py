@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ CHUNK_SUFFIXES = (".zarr", ".h5ad")
 INFERENCE_FOLDER = "all"
 """A single ``all/`` folder holds an inference set; it is published as the split ``test``."""
 SPLIT_ORDER = ("train", "val", "validation", "test")
+SPLIT_FOLDERS = (*SPLIT_ORDER, INFERENCE_FOLDER)
+"""The split folders published when the config lists none (``dataset_creation.splits``)."""
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 
 
@@ -62,14 +65,26 @@ def split_name(folder_name: str) -> str:
     return "test" if folder_name == INFERENCE_FOLDER else folder_name
 
 
-def discover_chunks(data_dir: Path) -> dict[str, list[Chunk]]:
+def discover_chunks(
+    data_dir: Path, splits: Sequence[str] | None = None
+) -> dict[str, list[Chunk]]:
     """Chunks per published split name, in natural order.
+
+    Parameters
+    ----------
+    data_dir
+        One folder per split, each holding ``.zarr`` or ``.h5ad`` chunks.
+    splits
+        The split folders to publish (``dataset_creation.splits``; any other folder is left
+        out); None: the usual names (:data:`SPLIT_FOLDERS`), and another folder that holds
+        chunks is an error (a misnamed split would silently not be published).
 
     Raises
     ------
     DiscoveryError
-        When ``data_dir`` does not exist, holds no chunk, or two files would give the same
-        chunk or split name.
+        Listing every problem at once: ``data_dir`` missing or without chunks, a split folder
+        without a chunk, a folder of chunks that is no split, a split name Hugging Face does not
+        accept, two files that would give the same chunk or split name.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -78,35 +93,57 @@ def discover_chunks(data_dir: Path) -> dict[str, list[Chunk]]:
             "(train/, val/ or all/) with .zarr or .h5ad chunks. Set dataset_creation.data_dir "
             "or base_file_path."
         )
+    expected = set(SPLIT_FOLDERS if splits is None else splits)
+    how = (
+        f"rename it to one of {', '.join(SPLIT_FOLDERS)}, or list the split folders to "
+        "publish in dataset_creation.splits"
+    )
+    problems: list[str] = []
     found: dict[str, list[Path]] = {}
     folders: dict[str, Path] = {}
-    bad_names: list[Path] = []
     for folder in sorted(p for p in data_dir.iterdir() if p.is_dir() and p.suffix != ".zarr"):
         paths = _chunks_in(folder)
+        if folder.name not in expected:
+            if paths and splits is None:  # listed splits: the other folders are left out
+                problems.append(f"{folder} holds chunks but is not a split folder: {how}")
+            continue
         if not paths:
+            problems.append(
+                f"split folder {folder} holds no .zarr or .h5ad chunk: add its chunks or "
+                "remove the folder"
+            )
             continue
         split = split_name(folder.name)
         if not valid_split_name(split):
-            bad_names.append(folder)
+            problems.append(
+                f"split folder {folder}: a folder's name becomes the split's name, and this is "
+                "no valid Hugging Face split name (letters, digits and '_', parts joined by "
+                "'.'): rename the folder, e.g. train-v2 -> train_v2"
+            )
             continue
         if split in found:
-            raise DiscoveryError(
-                f"both {folders[split]} and {folder} would become split '{split}'; "
-                "keep only one of them"
+            problems.append(
+                f"both {folders[split]} and {folder} would become split '{split}'; keep only "
+                "one of them"
             )
+            continue
         found[split] = paths
         folders[split] = folder
-    if bad_names:
-        listed = ", ".join(str(folder) for folder in bad_names)
-        raise DiscoveryError(
-            f"split folder(s) {listed}: a folder's name becomes the split's name, and these are "
-            "not valid Hugging Face split names (letters, digits and '_', parts joined by '.'); "
-            "rename the folder, e.g. train-v2 -> train_v2"
-        )
-    if not found:
-        raise DiscoveryError(
+    if splits is not None:
+        problems += [
+            f"split folder {data_dir / name} (dataset_creation.splits) does not exist"
+            for name in splits
+            if not (data_dir / name).is_dir()
+        ]
+    if not found and not problems:
+        problems.append(
             f"no .zarr or .h5ad chunks found in any split folder of {data_dir} "
             "(expected e.g. train/chunk_0.zarr, val/chunk_0.zarr or all/chunk_0.zarr)"
+        )
+    if problems:
+        raise DiscoveryError(
+            f"{len(problems)} problem(s) with the split folders of {data_dir}:\n"
+            + "\n".join(f"  - {p}" for p in problems)
         )
 
     ordered = sorted(

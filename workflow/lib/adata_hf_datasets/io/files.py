@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ __all__ = [
     "BLOCK_SIZE",
     "Closing",
     "atomic_path",
+    "build_beside",
     "read_json",
     "read_table",
     "sha256_file",
@@ -77,6 +79,55 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def build_beside(target: str | Path) -> Iterator[Path]:
+    """A new, empty folder beside ``target``; when the block succeeds it replaces ``target``.
+
+    Until then ``target`` is not touched: a failed or interrupted build leaves the previous
+    folder byte for byte as it was, and only a complete folder is ever put in its place. The
+    swap is atomic on Linux (``renameat2`` with ``RENAME_EXCHANGE``: a reader sees the old
+    folder or the new one, never none); elsewhere it is two renames in a row.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.building-*"):  # of an interrupted build
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = target.with_name(f".{target.name}.building-{os.getpid()}")
+    staging.mkdir()
+    try:
+        yield staging
+        _swap_in(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Put the folder ``new`` at ``target``; the previous ``target`` ends up at ``new``."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if _exchange(new, target):
+        return
+    previous = target.with_name(f".{target.name}.previous-{os.getpid()}")
+    os.rename(target, previous)
+    os.rename(new, target)
+    os.rename(previous, new)  # removed by the caller with what is left of the staging
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where the system
+    or the file system cannot."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    return result == 0
 
 
 def write_table(table, path: str | Path) -> None:

@@ -59,10 +59,21 @@ class ChunkReader(Closing):
             else:
                 import zarr
 
-                self.root = zarr.open_group(str(self.path), mode="r")
+                # Not from the consolidated metadata (.zmetadata): it still lists what an
+                # interrupted copy or an edit left out, and zarr then reads fill values.
+                self.root = zarr.open_group(str(self.path), mode="r", use_consolidated=False)
+            if "obs" not in self.root:
+                self.close()
+                raise ChunkReadError(
+                    f"{self.path}: has no obs group, so it is no AnnData (or an incomplete copy "
+                    "of one): copy the chunk again, or write it with anndata (write_zarr, "
+                    "write_h5ad)"
+                )
             obs = self.root["obs"]
             self._obs_index_key = obs.attrs["_index"]
             self.n_obs = int(obs[self._obs_index_key].shape[0])
+        except ChunkReadError:
+            raise
         except Exception as error:  # any failure here means the file is not a readable AnnData
             self.close()
             raise ChunkReadError(
@@ -179,6 +190,34 @@ class ChunkReader(Closing):
 
     def has_matrix(self, matrix: str) -> bool:
         return self.matrix_key(matrix) in self.root
+
+    @property
+    def matrices(self) -> list[str]:
+        """The matrices a sentence can be ranked in: ``X``, ``raw`` and the layers present."""
+        found = ["X"] if "X" in self.root else []
+        found += ["raw"] if "raw/X" in self.root else []
+        return found + self._group_keys("layers")
+
+    def missing_chunk_files(self, matrix: str) -> list[str]:
+        """The arrays of a sparse ``matrix`` in a zarr store whose chunk files are not all
+        there, e.g. ``["data: 2 of 9 chunk files"]`` (empty when complete, for dense or HDF5
+        matrices too).
+
+        zarr reads a missing chunk as zeros, silently: an interrupted copy of a chunk gives
+        empty or wrong gene lists without any error. Only the store's listing is read.
+        """
+        if self._file is not None:
+            return []
+        element = self.root[self.matrix_key(matrix)]
+        if element.attrs.get("encoding-type") not in ("csr_matrix", "csc_matrix"):
+            return []  # a dense matrix legitimately leaves all-zero chunks unwritten
+        missing = []
+        for name in ("data", "indices", "indptr"):
+            array = element[name]
+            stored, expected = array.nchunks_initialized, array.nchunks
+            if stored < expected:
+                missing.append(f"{name}: {expected - stored} of {expected} chunk files")
+        return missing
 
     def matrix_shape(self, matrix: str) -> tuple[int, int]:
         element = self.root[self.matrix_key(matrix)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import yaml
 
+from ..core.formats import FormatSpec
 from ..core.naming import dataset_id
-from ..errors import AdataHfError
 from ..io.discovery import valid_split_name
 from ..io.files import atomic_path
 from ..records import CardSettings
 from ..steps.assemble import LocalDataset, read_local_dataset
-from .card_variables import dataset_card_variables
+from .card_variables import CardTemplateError, card_variables, dataset_card_variables
 
 if TYPE_CHECKING:
     import datasets
@@ -41,6 +41,7 @@ __all__ = [
     "DATA_DIR",
     "CardTemplateError",
     "card_front_matter",
+    "check_card_template",
     "default_template_path",
     "render_card",
     "render_dataset_card",
@@ -55,10 +56,6 @@ DATA_DIR = "data"
 
 _GENERATED_KEYS = ("configs", "dataset_info")
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
-
-
-class CardTemplateError(AdataHfError, ValueError):
-    """The dataset card template cannot be rendered (missing file, syntax error, unknown variable)."""
 
 
 def default_template_path() -> Path:
@@ -166,6 +163,17 @@ def render_card(
             f"card variables total_samples/splits ({context['total_samples']}, {list(context['splits'])}) "
             f"disagree with the dataset ({total}, {list(split_rows)})"
         )
+    template_meta, body = _render_template(template_path, context)
+    generated = card_front_matter(features=features, split_rows=split_rows, split_bytes=split_bytes)
+    meta = {k: v for k, v in template_meta.items() if k not in _GENERATED_KEYS}
+    meta.update(generated)
+    header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    return f"---\n{header}---\n{body.lstrip(chr(10))}"
+
+
+def _render_template(template_path: Path, context: Mapping[str, Any]) -> tuple[dict, str]:
+    """The template's front matter and body, rendered with ``context`` (strictly: see
+    :func:`render_card`)."""
     if not template_path.is_file():
         raise CardTemplateError(f"dataset card template {template_path} does not exist")
 
@@ -212,15 +220,40 @@ def render_card(
                 f"write {{{{ {name} }}}} to insert the variable"
             )
     try:
-        template_meta, body = split_card(rendered)
+        return split_card(rendered)
     except ValueError as exc:
         raise CardTemplateError(f"{where}: {exc}") from None
 
-    generated = card_front_matter(features=features, split_rows=split_rows, split_bytes=split_bytes)
-    meta = {k: v for k, v in template_meta.items() if k not in _GENERATED_KEYS}
-    meta.update(generated)
-    header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
-    return f"---\n{header}---\n{body.lstrip(chr(10))}"
+
+class _Feature:
+    """A column as the card sees it (its dtype), without importing ``datasets``."""
+
+    def __init__(self, dtype: str) -> None:
+        self.dtype = dtype
+
+
+def check_card_template(card: CardSettings, spec: FormatSpec, splits: Sequence[str]) -> None:
+    """Render the card's template with the variables a dataset of this configuration has, so
+    an unknown variable, a syntax error or a literal placeholder fails in seconds, before any
+    job runs (the workflow calls this when it is parsed). Numbers are placeholders (one row per
+    split): a template that fails only on some data still fails at ``build_dataset``, before
+    the dataset folder is replaced."""
+    features = {name: _Feature(f["dtype"]) for name, f in spec.features_dict().items()}
+    rows = {split: 1 for split in splits}
+    name = dataset_id(card.dataset_name, card.dataset_format, card.caption_key)
+    variables = card_variables(
+        card,
+        repo_id=f"{card.base_repo_id or '<your-user>'}/{name}",
+        features=features,  # type: ignore[arg-type]
+        split_rows=rows,
+        embeddings=[],
+        negative_levels={split: {} for split in splits},
+        warnings=["a warning"],
+        example_row={column: "" for column in features},
+        dropped_missing_caption={split: 0 for split in splits},
+    )
+    context = {**variables, "split_rows": rows}
+    _render_template(template_path(card).resolve(), context)
 
 
 def render_dataset_card(local: LocalDataset, card: CardSettings, *, repo_id: str) -> str:

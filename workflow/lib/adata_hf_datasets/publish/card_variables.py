@@ -14,6 +14,7 @@ from ..core.formats import (
     SENTENCE_KEY_DESCRIPTIONS,
     column_descriptions,
 )
+from ..errors import AdataHfError
 from ..io.files import read_json
 from ..records import CardSettings
 from ..steps.assemble import LocalDataset
@@ -21,7 +22,15 @@ from ..steps.assemble import LocalDataset
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["card_variables", "dataset_card_variables"]
+__all__ = ["PREFERRED_LEVELS", "CardTemplateError", "card_variables", "dataset_card_variables"]
+
+PREFERRED_LEVELS = frozenset({"caption_same_batch", "sentence_same_batch"})
+"""Negative levels that are no fallback (see ``FallbackCounts``)."""
+
+
+class CardTemplateError(AdataHfError, ValueError):
+    """The dataset card cannot be rendered (missing template, syntax error, unknown variable, a
+    ``metadata`` key that collides with a built-in variable)."""
 
 
 def _size_category(n: int) -> str:
@@ -46,17 +55,21 @@ def card_variables(
     features: datasets.Features,
     split_rows: Mapping[str, int],
     embeddings: Sequence[str],
-    negative_fallbacks: Mapping[str, Any],
+    negative_levels: Mapping[str, Mapping[str, int]],
     example_row: Mapping[str, Any] | None,
     dropped_missing_caption: Mapping[str, int] | None = None,
     adata_file_format: str = "zarr",
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Every variable of the default template: the user guide's variables, the configuration's
     (``card``), and the measured facts of the dataset.
 
-    ``negative_fallbacks``: per split a mapping ``level -> count`` (a flat ``level -> count``
-    mapping is taken as all splits). ``card.metadata`` keys are added as variables too; one that
-    collides with a built-in variable must carry the same value.
+    ``negative_levels``: per split, how many negatives were drawn at each level
+    (``FallbackCounts``); the card lists the fallbacks among them (every level but the
+    preferred ``caption_same_batch`` and ``sentence_same_batch``). ``warnings``: what the user
+    gets differently (dropped cells, fall-backs), as ``summary.json`` lists them.
+    ``card.metadata`` keys are added as variables too; one that collides with a built-in
+    variable must carry the same value.
     """
     dataset_format = card.dataset_format
     if dataset_format not in FORMAT_EXPLANATIONS:
@@ -77,11 +90,10 @@ def card_variables(
         }
         for name, feature in features.items()
     ]
-    fallbacks: dict[str, dict[str, int]] = {}
-    if negative_fallbacks and all(isinstance(v, int) for v in negative_fallbacks.values()):
-        fallbacks = {"all splits": dict(negative_fallbacks)}
-    else:
-        fallbacks = {split: dict(levels) for split, levels in (negative_fallbacks or {}).items()}
+    fallbacks = {
+        split: {level: n for level, n in levels.items() if n and level not in PREFERRED_LEVELS}
+        for split, levels in negative_levels.items()
+    }
     example = {k: _short(v) for k, v in (example_row or {}).items()}
     total = sum(split_rows.values())
     embedding_generation = card.embedding_generation
@@ -123,8 +135,10 @@ def card_variables(
         "resolve_negatives": bool(card.resolve_negatives),
         "cs_length": card.cs_length,
         "embeddings": list(embeddings),
+        "negative_levels": {split: dict(levels) for split, levels in negative_levels.items()},
         "negative_fallbacks": fallbacks,
         "total_negative_fallbacks": sum(sum(levels.values()) for levels in fallbacks.values()),
+        "warnings": list(warnings),
         "dropped_missing_caption": dict(dropped_missing_caption or {}),
         "example_row": example,
         "example_row_json": json.dumps(example, indent=2, ensure_ascii=False, default=str),
@@ -133,8 +147,9 @@ def card_variables(
     }
     for key, value in card.metadata.items():
         if key in variables and variables[key] != value:
-            raise ValueError(
-                f"metadata key {key!r} collides with the built-in card variable of that name "
+            raise CardTemplateError(
+                f"dataset_creation.metadata key {key!r} collides with the built-in card variable "
+                "of that name "
                 f"({value!r} != {variables[key]!r}); rename it"
             )
         variables[key] = value
@@ -165,8 +180,9 @@ def dataset_card_variables(
         features=local.features,
         split_rows=local.split_rows,
         embeddings=summary.get("embeddings", []),
-        negative_fallbacks={s: r.get("negative_levels", {}) for s, r in splits.items()},
+        negative_levels={s: r.get("negative_levels", {}) for s, r in splits.items()},
         example_row=example,
         dropped_missing_caption={s: r["dropped"]["missing_caption"] for s, r in splits.items()},
         adata_file_format=summary.get("adata_file_format", "zarr"),
+        warnings=summary.get("warnings", []),
     )

@@ -18,9 +18,18 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..core.formats import FormatSpec
+from ..errors import InputError
 from ..io.discovery import valid_split_name
 from ..io.files import write_json
-from ..records import DroppedRows, InputsSummary, ShardRef, ShardStats, SplitInfo, SplitRecord
+from ..records import (
+    DroppedRows,
+    InputsSummary,
+    SentenceStats,
+    ShardRef,
+    ShardStats,
+    SplitInfo,
+    SplitRecord,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -41,8 +50,27 @@ def split_record(
     stats: Sequence[ShardStats],
     negative_counts: Sequence[Mapping[str, int]],
     info: SplitInfo,
+    sentence_stats: Sequence[tuple[str, SentenceStats]] = (),
+    on_empty_sentence: str = "keep",
+    split: str = "",
 ) -> SplitRecord:
-    """What one split contributes: its shards in order and its statistics."""
+    """What one split contributes: its shards in order and its statistics.
+
+    ``sentence_stats``: ``(chunk label, stats)`` of the split's sentence files; with
+    ``on_empty_sentence: error`` a cell with an empty gene list is an
+    :class:`~adata_hf_datasets.errors.InputError` naming the chunks and cells (the dataset is
+    not replaced).
+    """
+    empty = [(label, s) for label, s in sentence_stats if s.empty_rows]
+    if empty and on_empty_sentence == "error":
+        listed = "; ".join(
+            f"{label}: {len(s.empty_rows)} (e.g. {list(s.empty_examples)})" for label, s in empty
+        )
+        raise InputError(
+            f"split '{split}': cells have an empty gene list (no expressed gene among the ranked "
+            f"genes): {listed}; check the expression matrix and the highly-variable restriction "
+            "(use_highly_variable), or set dataset_creation.on_empty_sentence to keep or drop"
+        )
     levels: dict[str, int] = {}
     for counts in negative_counts:
         for key, value in counts.items():
@@ -58,27 +86,32 @@ def split_record(
         chunks=len(shards),
         dropped=DroppedRows(
             missing_caption=info.dropped_missing_caption,
+            empty_sentence=info.dropped_empty_sentence,
             pairs_negative_rows_skipped=sum(s.pairs_negative_rows_skipped for s in stats),
         ),
         captions=info.captions,
         batches=info.batches,
         negative_levels=levels,
+        empty_sentences=sum(len(s.empty_rows) for _, s in empty),
+        empty_sentence_examples=tuple(e for _, s in empty for e in s.empty_examples)[:5],
     )
 
 
 def build_dataset_folder(
-    out_dir: Path,
+    folder: Path,
     *,
     splits: Mapping[str, SplitRecord],
     spec: FormatSpec,
     dataset_id: str,
     inputs: InputsSummary,
     config: dict,
+    final_path: Path,
 ) -> dict:
-    """Materialise the DatasetDict folder and write ``summary.json`` inside it; return the
-    summary."""
+    """Write the DatasetDict (shards hard-linked) and its ``summary.json`` into the empty
+    ``folder``, which becomes ``final_path`` once complete (see ``io.files.build_beside``);
+    return the summary."""
     materialise_dataset(
-        out_dir,
+        folder,
         {split: [(s.path, s.sha256) for s in rec.shards] for split, rec in splits.items()},
         features=spec.features_dict(),
         description=f"{dataset_id}: {spec.dataset_format} dataset built by adata-hf-datasets",
@@ -86,7 +119,7 @@ def build_dataset_folder(
     split_inputs = inputs.splits.values()
     summary = {
         "dataset_id": dataset_id,
-        "path": str(Path(out_dir).absolute()),
+        "path": str(Path(final_path).absolute()),
         "format": spec.dataset_format,
         "columns": spec.column_names(),
         "splits": {
@@ -102,8 +135,63 @@ def build_dataset_folder(
         "config": config,
         "generated_by": f"adata-hf-datasets {__version__}",
     }
-    write_json(Path(out_dir) / "summary.json", summary)
+    summary["warnings"] = dataset_warnings(splits, inputs)
+    write_json(Path(folder) / "summary.json", summary)
     return summary
+
+
+FALLBACK_SHARE = 0.05
+"""A negative level other than the preferred one is worth a warning above this share."""
+
+# The levels of caption columns (FallbackCounts): the share of their fallbacks is of these.
+_CAPTION_LEVELS = (
+    "caption_same_batch",
+    "caption_other_batch",
+    "caption_as_sentence",
+    "caption_none",
+)
+_LEVEL_WARNINGS = {
+    "caption_other_batch": "caption negatives came from another batch (no other caption in "
+    "the anchor's batch)",
+    "caption_as_sentence": "caption columns hold a sentence negative (no cell with another "
+    "caption was left): not a caption negative",
+    "sentence_other_batch": "sentence negatives came from another batch (the anchor's batch "
+    "has no other cell)",
+    "repeated": "negatives repeat another negative of their row (the split is too small for "
+    "distinct ones)",
+    "caption_none": "negatives are missing (no caption new to the row was left): those pairs "
+    "rows are left out",
+}
+
+
+def dataset_warnings(splits: Mapping[str, SplitRecord], inputs: InputsSummary) -> list[str]:
+    """What the user gets differently from what the config asks, in words: the input warnings
+    (dropped cells, fall-backs, batches) and the dataset's own (fallback negatives above
+    :data:`FALLBACK_SHARE`, a split with a single caption, empty gene lists)."""
+    warnings = [w for info in inputs.splits.values() for w in info.warnings]
+    for split, record in splits.items():
+        levels = record.negative_levels
+        total = sum(levels.values())
+        caption_total = sum(levels.get(level, 0) for level in _CAPTION_LEVELS)
+        for level, what in _LEVEL_WARNINGS.items():
+            count = levels.get(level, 0)
+            of = caption_total if level in _CAPTION_LEVELS else total
+            if of and count > FALLBACK_SHARE * of:
+                warnings.append(f"{split}: {count:,} of {of:,} ({count / of:.0%}) {what}")
+        if total and record.captions == 1:
+            warnings.append(
+                f"{split}: every cell has the same caption: no caption negative can differ "
+                "from its anchor"
+            )
+        if record.empty_sentences:
+            kept = record.dropped.empty_sentence == 0
+            warnings.append(
+                f"{split}: {record.empty_sentences:,} cell(s) have an empty gene list (no "
+                "expressed gene among the ranked genes), e.g. "
+                f"{list(record.empty_sentence_examples)}: "
+                + ("their cell_sentence is empty" if kept else "they are left out")
+            )
+    return warnings
 
 
 def _link_or_copy(source: Path, target: Path) -> bool:
@@ -117,9 +205,9 @@ def _link_or_copy(source: Path, target: Path) -> bool:
 
 
 def materialise_dataset(
-    out_dir: Path, splits: dict[str, list[tuple[Path, str]]], *, features: dict, description: str
+    folder: Path, splits: dict[str, list[tuple[Path, str]]], *, features: dict, description: str
 ) -> dict[str, int]:
-    """Create the ``load_from_disk``-able ``DatasetDict`` folder at ``out_dir`` atomically.
+    """Write the ``load_from_disk``-able ``DatasetDict`` layout into the (empty) ``folder``.
 
     Parameters
     ----------
@@ -128,14 +216,10 @@ def materialise_dataset(
 
     Returns the number of shards that had to be copied (0 when all were hard-linked).
     """
-    out_dir = Path(out_dir)
-    staging = out_dir.with_name(f".{out_dir.name}.partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    folder = Path(folder)
     copied = 0
     for split, shards in splits.items():
-        split_dir = staging / split
+        split_dir = folder / split
         split_dir.mkdir()
         files = []
         for i, (shard, _) in enumerate(shards):
@@ -164,10 +248,7 @@ def materialise_dataset(
         (split_dir / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
         # no sort_keys: the order of "features" is the column order
         (split_dir / "dataset_info.json").write_text(json.dumps(info, indent=2))
-    (staging / "dataset_dict.json").write_text(json.dumps({"splits": list(splits)}))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(staging, out_dir)
+    (folder / "dataset_dict.json").write_text(json.dumps({"splits": list(splits)}))
     return {"copied_shards": copied}
 
 

@@ -28,7 +28,7 @@ from ..core.formats import GENE_LIST_KEYS, SEMANTIC_KEYS
 from ..io.files import Closing, atomic_path
 from ..io.reader import ChunkReader
 from ..progress import Progress
-from ..records import SentenceSpec
+from ..records import SentenceSpec, SentenceStats
 
 __all__ = ["SentenceFile", "stream_sentences", "write_chunk_sentences"]
 
@@ -40,6 +40,7 @@ _METADATA_KEY = b"adata_hf_datasets.sentences"
 _FORMAT_VERSION = 1
 # Rows spelled at a time when reading: about 40 MB of text for 2,000-gene sentences.
 _SPELL_ROWS = 2048
+_EMPTY_EXAMPLES = 5
 
 
 def sentence_schema(keys: tuple[str, ...]) -> pa.Schema:
@@ -168,8 +169,9 @@ def write_chunk_sentences(
     row_block_size: int,
     similar_annotation: Mapping[str, str] | None = None,
     label: str = "",
-) -> int:
-    """Write the chunk's sentences to an Arrow IPC file, atomically; return the number of rows.
+) -> SentenceStats:
+    """Write the chunk's sentences to an Arrow IPC file, atomically; return how many rows were
+    written and which cells got an empty gene list.
 
     Gene lists are stored ranked (var positions), see the module docstring; read the file
     with :class:`SentenceFile` to get the text. ``similar_annotation``: for
@@ -177,6 +179,7 @@ def write_chunk_sentences(
     """
     label = label or str(path)
     rows = 0
+    empty: list[np.ndarray] = []
     with ChunkReader(path) as reader, atomic_path(out_path) as tmp:
         chunk = _ChunkSentences(reader, spec, label=label, similar_annotation=similar_annotation)
         schema = _ranked_schema(spec.sentence_keys, chunk.gene_names)
@@ -187,10 +190,18 @@ def write_chunk_sentences(
                     value_type = schema.field(GENES_COLUMN).type.value_type
                     values = pa.array(block.positions.astype(value_type.to_pandas_dtype()))
                     columns.append(pa.LargeListArray.from_arrays(pa.array(block.indptr), values))
+                    empty.append(rows + np.flatnonzero(np.diff(block.indptr) == 0))
                 writer.write_batch(pa.record_batch(columns, schema=schema))
                 rows += block.n_rows
                 del block, columns
-    return rows
+        empty_rows = np.concatenate(empty) if empty else np.empty(0, dtype=np.int64)
+        examples = []
+        if empty_rows.size:
+            ids = reader.obs_names_arrow()
+            examples = ids.take(pa.array(empty_rows[:_EMPTY_EXAMPLES])).to_pylist()
+    return SentenceStats(
+        rows=rows, empty_rows=tuple(empty_rows.tolist()), empty_examples=tuple(examples)
+    )
 
 
 class SentenceFile(Closing):

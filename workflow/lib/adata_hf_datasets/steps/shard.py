@@ -17,7 +17,7 @@ from ..progress import Progress
 from ..records import ShardStats
 from .negatives import read_negatives
 from .sentences import SentenceFile, stream_sentences
-from .split_index import chunk_names, pool_index_rows, read_index
+from .split_index import chunk_names, chunk_pool_rows, pool_index_rows, read_index
 
 __all__ = ["SentenceResolver", "build_chunk_shard", "chunk_shard_inputs", "write_chunk_shard"]
 
@@ -75,25 +75,29 @@ def chunk_shard_inputs(
     anchor_rows: np.ndarray | None = None,
     negatives: np.ndarray | None = None,
     resolver: SentenceResolver | None = None,
+    chunk: str | None = None,
 ) -> ShardInputs:
     """What a chunk's rows are made of (the workflow and the Python API share this).
 
     ``meta``: the chunk's ``sample_idx`` and ``caption``; ``index``: the split index;
     ``anchor_rows`` / ``negatives``: the chunk's anchors and their negatives' pool positions
-    (caption formats only).
+    (caption formats only; cells outside the pool are no anchors). ``single``: the rows are
+    the chunk's cells in the split's pool (all, unless cells with an empty gene list are
+    dropped), or all its cells without an ``index``.
     """
     ids = meta.column("sample_idx").combine_chunks()
     if spec.dataset_format == "single":
+        rows = (
+            chunk_pool_rows(index, chunk)[1].astype(np.int64)
+            if index is not None
+            else np.arange(meta.num_rows, dtype=np.int64)
+        )
         return ShardInputs(
-            sentences=sentences,
-            sample_idx=ids,
-            captions=None,
-            anchor_rows=np.arange(meta.num_rows, dtype=np.int64),
-            link=link,
+            sentences=sentences, sample_idx=ids, captions=None, anchor_rows=rows, link=link
         )
     index_rows = pool_index_rows(index)
     if index_rows is not None:  # cells left out of the pool: pool position -> index row
-        negatives = index_rows[negatives]
+        negatives = np.where(negatives >= 0, index_rows[np.maximum(negatives, 0)], -1)
     # The index may be memory-mapped: only the ids and captions of the negatives are read.
     return ShardInputs(
         sentences=sentences,
@@ -123,7 +127,7 @@ def write_chunk_shard(
         rows=counts.rows,
         samples=samples,
         sha256=sha256,
-        dropped_missing_caption=n_cells - samples,
+        dropped=n_cells - samples,
         pairs_negative_rows_skipped=counts.pairs_negative_rows_skipped,
     )
 
@@ -142,10 +146,10 @@ def build_chunk_shard(
 ) -> ShardStats:
     """The shard step: write the chunk's shard from the files of the earlier steps."""
     meta = read_table(meta_path, ["sample_idx", "caption"])
-    index = anchor_rows = negatives = resolver = None
+    index = read_index(index_path)  # memory-mapped: only what is used is read
+    anchor_rows = negatives = resolver = None
     if spec.dataset_format != "single":
         anchor_rows, negatives = read_negatives(negatives_path, spec.negatives_per_sample)
-        index = read_index(index_path)
         if spec.resolve_negatives:
             resolver = SentenceResolver.from_files(index, split_sentence_files or {})
     inputs = chunk_shard_inputs(
@@ -157,5 +161,6 @@ def build_chunk_shard(
         anchor_rows=anchor_rows,
         negatives=negatives,
         resolver=resolver,
+        chunk=chunk,
     )
     return write_chunk_shard(shard_path, spec, inputs, chunk=chunk, n_cells=meta.num_rows)

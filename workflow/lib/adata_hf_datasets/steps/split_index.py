@@ -26,7 +26,7 @@ from ..core.negatives import NegativePool
 from ..core.semantic import similar_annotations
 from ..core.text import plain_text
 from ..io.files import read_table, write_table
-from ..records import ChunkReport, SplitInfo
+from ..records import ChunkReport, SentenceStats, SplitInfo
 
 __all__ = [
     "build_split_index",
@@ -36,6 +36,7 @@ __all__ = [
     "pool_index_rows",
     "read_index",
     "read_negative_pool",
+    "split_similar_annotations",
     "write_index",
     "write_negative_pool",
 ]
@@ -69,12 +70,18 @@ def _encode(values: pa.Array) -> tuple[pa.DictionaryArray, np.ndarray]:
     return stored, codes
 
 
-def index_table(metas: list[tuple[str, pa.Table]], *, needs_captions: bool) -> pa.Table:
+def index_table(
+    metas: list[tuple[str, pa.Table]],
+    *,
+    needs_captions: bool,
+    left_out: dict[str, np.ndarray] | None = None,
+) -> pa.Table:
     """Concatenate per-chunk meta tables (``sample_idx``, ``caption``, ``batch``) in chunk order
     and add ``chunk``, ``row`` and the pool columns.
 
-    Cells without a caption are left out of the pool (``pool_pos`` -1) in caption formats; a
-    missing batch is a batch of its own (those cells still get negatives).
+    Cells without a caption are left out of the pool (``pool_pos`` -1) in caption formats, and
+    so are the rows ``left_out[chunk]`` (cells with an empty gene list, when they are dropped);
+    a missing batch is a batch of its own (those cells still get negatives).
     """
     names = [name for name, _ in metas]
     sizes = np.array([meta.num_rows for _, meta in metas], dtype=np.int64)
@@ -89,6 +96,11 @@ def index_table(metas: list[tuple[str, pa.Table]], *, needs_captions: bool) -> p
         in_pool = captions.is_valid().to_numpy(zero_copy_only=False)
     else:
         in_pool = np.ones(n, dtype=bool)
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    for position, name in enumerate(names):
+        rows = (left_out or {}).get(name)
+        if rows is not None and len(rows):
+            in_pool[offsets[position] + np.asarray(rows, dtype=np.int64)] = False
     pool_pos = np.full(n, -1, dtype=np.int64)
     pool_pos[in_pool] = np.arange(int(in_pool.sum()), dtype=np.int64)
     batch_column, batch_code = _encode(batches)
@@ -117,40 +129,56 @@ def index_table(metas: list[tuple[str, pa.Table]], *, needs_captions: bool) -> p
 
 
 def build_split_index(
-    chunks: list[tuple[str, Path, Path]], *, needs_captions: bool, needs_similarity: bool
+    chunks: list[tuple[str, Path]],
+    *,
+    needs_captions: bool,
+    sentence_stats: list[Path] | None = None,
 ) -> tuple[pa.Table, SplitInfo]:
     """Concatenate the meta tables of one split.
 
     Parameters
     ----------
     chunks
-        ``(chunk name, meta table file, inspection report json)`` in chunk order.
+        ``(chunk name, meta table file)`` in chunk order.
     needs_captions
         Caption formats: cells without a caption are left out of the pool (``pool_pos`` -1).
-    needs_similarity
-        Compute, for ``semantic_similar``, the most similar other annotation of each annotation.
+    sentence_stats
+        The chunks' sentence statistics, in chunk order, when cells with an empty gene list are
+        dropped (``on_empty_sentence: drop``): those cells are left out of the pool.
     """
-    metas, parts = [], []
-    for name, meta_path, report_path in chunks:
-        metas.append((name, read_table(meta_path, ["sample_idx", "caption", "batch"])))
-        if needs_similarity:
-            sums = ChunkReport.read(report_path).annotation_sums
-            if sums is None:
-                raise ValueError(f"{report_path}: no annotation sums (rerun validate_chunk)")
-            parts.append((sums.labels, np.asarray(sums.sums), np.asarray(sums.counts)))
-    table = index_table(metas, needs_captions=needs_captions)
+    metas = [(name, read_table(path, ["sample_idx", "caption", "batch"])) for name, path in chunks]
+    left_out = None
+    if sentence_stats is not None:
+        left_out = {
+            name: np.asarray(SentenceStats.read(path).empty_rows, dtype=np.int64)
+            for (name, _), path in zip(chunks, sentence_stats, strict=True)
+        }
+    table = index_table(metas, needs_captions=needs_captions, left_out=left_out)
     in_pool = table.column("pool_pos").to_numpy() >= 0
     n = table.num_rows
+    no_caption = table.column("caption").null_count if needs_captions else 0
     info = SplitInfo(
         cells=n,
         pool=int(in_pool.sum()),
-        dropped_missing_caption=int(n - in_pool.sum()),
+        dropped_missing_caption=no_caption,
+        dropped_empty_sentence=int(n - in_pool.sum()) - no_caption,
         batches=int(pc.max(table.column("batch_code")).as_py()) + 1 if n else 0,
         captions=_distinct(table.column("caption_code").to_numpy()[in_pool]),
-        chunks=tuple(name for name, _, _ in chunks),
-        similar_annotation=similar_annotations(parts) if needs_similarity else None,
+        chunks=tuple(name for name, _ in chunks),
     )
     return table, info
+
+
+def split_similar_annotations(reports: list[Path]) -> dict[str, str]:
+    """For ``semantic_similar``: each annotation's most similar other annotation over the whole
+    split, from its chunks' validation reports (their per-annotation embedding sums)."""
+    parts = []
+    for path in reports:
+        sums = ChunkReport.read(path).annotation_sums
+        if sums is None:
+            raise ValueError(f"{path}: no annotation sums (rerun validate_chunk)")
+        parts.append((sums.labels, np.asarray(sums.sums), np.asarray(sums.counts)))
+    return similar_annotations(parts)
 
 
 def _distinct(codes: np.ndarray) -> int:
