@@ -183,8 +183,13 @@ def test_a_split_folder_that_is_no_split_name_fails_before_any_job_naming_the_fi
     project.write({"train": [ChunkRecipe(n_cells=20)], "train-v2": [ChunkRecipe(n_cells=20)]})
     result = project.run(project.config(), dryrun=True)
     assert not result.ok and result.jobs == []
-    assert str(project.data_dir / "train-v2") in result.error, result.error
-    assert "rename the folder" in result.error
+    assert f"{project.data_dir / 'train-v2'} holds chunks but is not a split" in result.error
+    assert "rename it" in result.error and "dataset_creation.splits" in result.error
+    # listed as a split, the name itself must be one Hugging Face accepts
+    result = project.run(project.config(splits=["train", "train-v2"]), dryrun=True)
+    assert not result.ok and result.jobs == []
+    assert "no valid Hugging Face split name" in result.error
+    assert "rename the folder, e.g. train-v2 -> train_v2" in result.error
 
 
 def test_a_caption_key_with_a_space_builds_a_local_dataset(project):

@@ -26,6 +26,12 @@ CONSUMER = textwrap.dedent(
 
 
     use rule * from adata_hf as adata_hf_*
+
+
+    rule all:
+        default_target: True
+        input:
+            rules.adata_hf_all.input,
     """
 )
 
@@ -52,4 +58,4 @@ def test_a_consumer_workflow_builds_the_dataset_from_its_own_folder(project):
 
     again = run_workflow(project.workdir, config, snakefile=snakefile)
     assert again.ok, again.logs
-    assert again.jobs == []  # nothing to do
+    assert again.jobs == []  # nothing to do: the consumer's own rule all is satisfied

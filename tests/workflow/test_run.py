@@ -90,7 +90,7 @@ def test_editing_cs_length_reruns_sentences_and_shards_not_negatives(project):
     assert rerun.count("sample_negatives") == 0 and rerun.count("validate_chunk") == 0
     after = _mtimes(results)
     assert _changed(before, after, "negatives") == []
-    assert len(_changed(before, after, "sentences")) == 3
+    assert len(_changed(before, after, "sentences")) == 6  # each chunk: sentences, stats
     sentences = datasets.load_from_disk(str(project.output_path(config)))["train"][
         "cell_sentence_2"
     ]

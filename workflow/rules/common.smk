@@ -195,11 +195,17 @@ def forget_interrupted_outputs():
     if not workflow.is_main_process or (locks.is_dir() and any(locks.iterdir())):
         return
     incomplete = state / "incomplete"
-    markers = [m for m in incomplete.rglob("*") if m.is_file()] if incomplete.is_dir() else []
+    markers = (
+        [m for m in incomplete.rglob("*") if m.is_file()] if incomplete.is_dir() else []
+    )
     for marker in markers:
-        parts = marker.relative_to(incomplete).parts  # the path, urlsafe base64, @-split
+        parts = marker.relative_to(
+            incomplete
+        ).parts  # the path, urlsafe base64, @-split
         try:
-            path = base64.urlsafe_b64decode("".join(p.lstrip("@") for p in parts)).decode()
+            path = base64.urlsafe_b64decode(
+                "".join(p.lstrip("@") for p in parts)
+            ).decode()
         except ValueError:
             continue  # not a mark of an output (e.g. Snakemake's migration_underway)
         if OUR_OUTPUT.match(path) and Path(path).exists():

@@ -65,9 +65,7 @@ def split_name(folder_name: str) -> str:
     return "test" if folder_name == INFERENCE_FOLDER else folder_name
 
 
-def discover_chunks(
-    data_dir: Path, splits: Sequence[str] | None = None
-) -> dict[str, list[Chunk]]:
+def discover_chunks(data_dir: Path, splits: Sequence[str] | None = None) -> dict[str, list[Chunk]]:
     """Chunks per published split name, in natural order.
 
     Parameters
