@@ -24,7 +24,7 @@ DATASET = "pbmc68k_reduced_multiplets_natural_language_annotation"
 PER_CHUNK_RULES = ["validate_chunk", "cell_sentences", "sample_negatives", "write_shard"]
 PER_SPLIT_RULES = ["split_index"]
 # Rules marked `localrule: True` in the example's DAG (no Nextcloud, no Hub push).
-LOCAL_RULES = {"check_inputs", "assemble_split", "build_dataset"}
+LOCAL_RULES = {"check_inputs", "build_dataset"}
 # Every job that must become a SLURM job: (rule, "split/chunk" or "split").
 REMOTE_JOBS = {(r, f"{s}/{c}") for r in PER_CHUNK_RULES for s, c in CHUNKS} | {
     (r, s) for r in PER_SPLIT_RULES for s in SPLITS

@@ -83,6 +83,17 @@ GENERATED_PINS = {
         "train/data-00001-of-00002.arrow": "c5e1fe87a6afcdd4f1237685dd71f3b85b4571673a051026c405783b8a8e1a74",
         "val/data-00000-of-00001.arrow": "0858ad3474b587040826fb17a1d439f422934be6d52e84a026aa07e720d78dfa",
     },
+    # pinned with sentence jobs, before they were skipped for keys without gene lists
+    "ids": {
+        "train/data-00000-of-00002.arrow": "7d01652757367bc162b2ce86fbe5d98dbd281bdb2e5c0c76ee4530f05345b1b3",
+        "train/data-00001-of-00002.arrow": "efe59c61e519de7cf556f42b2a9f05b9ea2da62381a6bb81b9df253c5cb60a95",
+        "val/data-00000-of-00001.arrow": "1160a649c50f966d297190a28f2c063d8eb25389fb691381b9b234ca640535f2",
+    },
+    "obs_resolved": {
+        "train/data-00000-of-00002.arrow": "3f6034c7632b2965626f6c0e3275fd2a7ee0881e9e48f81141681d2c38c5705c",
+        "train/data-00001-of-00002.arrow": "a1aed533e7b6125cb29df66cd6556367d4179b0f7e0e0faca4a547b10f6fe1c2",
+        "val/data-00000-of-00001.arrow": "a68c2653dd6d27b826770763140de55dbdfe282a0eda517b2828ac4821eef725",
+    },
     "single": {
         "train/data-00000-of-00002.arrow": "003e8fc6deabaa28d0dcdc40b2690044ec0d9f7b4da37a1fcce086c13809010a",
         "train/data-00001-of-00002.arrow": "b543fc3ed9fd0b09130e3ad2895850ca4d0c52a3d931fd17a07db5695c9e0c03",
@@ -104,6 +115,11 @@ GENERATED_CONFIGS = {
         sentence_keys=["cell_sentence"], negatives_per_sample=2, resolve_negatives=True
     ),
     "single": dict(dataset_format="single", sentence_keys=["cell_sentence", "sample_id_og"]),
+    # no gene list: sentences from the validation's meta tables, no sentence job
+    "ids": dict(sentence_keys=["sample_id_og"], negatives_per_sample=2),
+    "obs_resolved": dict(
+        sentence_keys=["cell_type"], negatives_per_sample=2, resolve_negatives=True
+    ),
 }
 
 

@@ -130,19 +130,24 @@ def get_all_inspections(wildcards):
 def get_shard_inputs(wildcards):
     split, chunk = wildcards.split, wildcards.chunk
     inputs = {
-        "sentences": f"results/sentences/{NAME}/{split}/{chunk}.arrow",
         "meta": f"results/validate/{NAME}/{split}/{chunk}.arrow",
         "index": f"results/index/{NAME}/{split}.arrow",
     }
+    if SETTINGS.needs_expression:
+        inputs["sentences"] = f"results/sentences/{NAME}/{split}/{chunk}.arrow"
     if SETTINGS.uses_captions:
         inputs["negatives"] = f"results/negatives/{NAME}/{split}/{chunk}.arrow"
     if SETTINGS.use_nextcloud:
         inputs["link"] = f"results/upload/{NAME}/{split}/{chunk}.json"
     if SETTINGS.resolve_negatives:
-        # A resolved sentence negative may live in any chunk of the split.
-        inputs["split_sentences"] = per_chunk(
-            f"results/sentences/{NAME}/{{split}}/{{chunk}}.arrow", split
+        # A resolved sentence negative may live in any chunk of the split: its sentence file,
+        # or its meta table when no key needs a gene list.
+        pattern = (
+            f"results/sentences/{NAME}/{{split}}/{{chunk}}.arrow"
+            if SETTINGS.needs_expression
+            else f"results/validate/{NAME}/{{split}}/{{chunk}}.arrow"
         )
+        inputs["split_sentences"] = per_chunk(pattern, split)
     return inputs
 
 
@@ -153,23 +158,25 @@ def get_sentence_inputs(wildcards):
     return inputs
 
 
-def get_split_shards(wildcards):
-    inputs = {
-        "shards": per_chunk(
-            f"results/shards/{NAME}/{{split}}/{{chunk}}.arrow", wildcards.split
-        ),
-        "stats": per_chunk(
-            f"results/shards/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
-        ),
-    }
-    if SETTINGS.uses_captions:
-        inputs["negative_counts"] = per_chunk(
-            f"results/negatives/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
+def get_dataset_inputs(wildcards):
+    """Every split's shards and the statistics the dataset's summary and card are made of."""
+    inputs = {"inputs": f"results/validate/{NAME}/inputs_ok.json"}
+    for split in SPLITS:
+        inputs[f"{split}_info"] = f"results/index/{NAME}/{split}.json"
+        inputs[f"{split}_shards"] = per_chunk(
+            f"results/shards/{NAME}/{{split}}/{{chunk}}.arrow", split
         )
-    if SETTINGS.needs_expression:
-        inputs["sentence_stats"] = per_chunk(
-            f"results/sentences/{NAME}/{{split}}/{{chunk}}.json", wildcards.split
+        inputs[f"{split}_stats"] = per_chunk(
+            f"results/shards/{NAME}/{{split}}/{{chunk}}.json", split
         )
+        if SETTINGS.uses_captions:
+            inputs[f"{split}_negative_counts"] = per_chunk(
+                f"results/negatives/{NAME}/{{split}}/{{chunk}}.json", split
+            )
+        if SETTINGS.needs_expression:
+            inputs[f"{split}_sentence_stats"] = per_chunk(
+                f"results/sentences/{NAME}/{{split}}/{{chunk}}.json", split
+            )
     return inputs
 
 

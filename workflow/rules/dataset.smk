@@ -18,34 +18,15 @@ rule write_shard:
     params:
         spec=SETTINGS.format_spec().to_json(),
         link=get_adata_link,
+        # without a gene-list key the sentences come from the meta table
+        sentence_keys=[] if SETTINGS.needs_expression else list(SETTINGS.sentence_keys),
     script:
         "../scripts/write_shard.py"
 
 
-rule assemble_split:
-    input:
-        unpack(get_split_shards),
-        info=f"results/index/{NAME}/{{split}}.json",
-    output:
-        f"results/splits/{NAME}/{{split}}.json",
-    log:
-        f"logs/assemble_split/{NAME}/{{split}}.log",
-    localrule: True
-    conda:
-        "../../envs/adata-hf-datasets.yaml"
-    params:
-        # error: fail here (before the dataset is replaced), naming chunks and cells
-        on_empty_sentence=(
-            SETTINGS.on_empty_sentence if SETTINGS.needs_expression else "keep"
-        ),
-    script:
-        "../scripts/assemble_split.py"
-
-
 rule build_dataset:
     input:
-        splits=expand(f"results/splits/{NAME}/{{split}}.json", split=SPLITS),
-        inputs=f"results/validate/{NAME}/inputs_ok.json",
+        unpack(get_dataset_inputs),
     output:
         # the record of the built folder; the folder itself is built beside the previous one
         # and swapped in when complete, never deleted by Snakemake before a rebuild
@@ -57,9 +38,14 @@ rule build_dataset:
         "../../envs/adata-hf-datasets.yaml"
     params:
         out=OUTPUT_PATH,
+        splits=SPLITS,
         spec=SETTINGS.format_spec().to_json(),
         dataset_id=SETTINGS.dataset_id,
         config=SETTINGS.recorded_config(),
         card=SETTINGS.card_settings().to_json(),
+        # error: fail here (before the dataset is replaced), naming chunks and cells
+        on_empty_sentence=(
+            SETTINGS.on_empty_sentence if SETTINGS.needs_expression else "keep"
+        ),
     script:
         "../scripts/build_dataset.py"

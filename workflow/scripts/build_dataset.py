@@ -1,4 +1,5 @@
-"""build_dataset: the load_from_disk-able DatasetDict folder, its summary.json and local card.
+"""build_dataset: every split's record, the load_from_disk-able DatasetDict folder, its
+summary.json and local card.
 
 The folder is built beside the previous one and swapped in only when complete (data,
 dataset_info/state, summary.json, card): a failed run leaves the previous dataset as it was.
@@ -9,19 +10,43 @@ from pathlib import Path
 import _package  # noqa: F401  (this checkout's package before any installed one)
 
 from adata_hf_datasets.core.formats import FormatSpec
-from adata_hf_datasets.io.files import build_beside
+from adata_hf_datasets.io.files import build_beside, read_json
 from adata_hf_datasets.publish.card import write_local_card
-from adata_hf_datasets.records import BuiltDataset, CardSettings, InputsSummary, SplitRecord
-from adata_hf_datasets.steps.assemble import build_dataset_folder
+from adata_hf_datasets.records import (
+    BuiltDataset,
+    CardSettings,
+    InputsSummary,
+    SentenceStats,
+    ShardStats,
+    SplitInfo,
+)
+from adata_hf_datasets.steps.assemble import build_dataset_folder, split_record
 from adata_hf_datasets.steps.runtime import run_step
 
 
 def main(smk, log):
+    splits = {}
+    for split in smk.params.splits:
+        splits[split] = split_record(
+            shards=list(smk.input[f"{split}_shards"]),
+            stats=[ShardStats.read(p) for p in smk.input[f"{split}_stats"]],
+            negative_counts=[read_json(p) for p in smk.input.get(f"{split}_negative_counts", [])],
+            info=SplitInfo.read(smk.input[f"{split}_info"]),
+            sentence_stats=[
+                (f"{split}/{Path(p).stem}", SentenceStats.read(p))
+                for p in smk.input.get(f"{split}_sentence_stats", [])
+            ],
+            on_empty_sentence=smk.params.on_empty_sentence,
+            split=split,
+        )
+        log.info(
+            "split %s: %d rows in %d shards", split, splits[split].rows, len(splits[split].shards)
+        )
     out_dir = Path(smk.params.out)
     with build_beside(out_dir) as folder:
         summary = build_dataset_folder(
             folder,
-            splits={Path(p).stem: SplitRecord.read(p) for p in smk.input.splits},
+            splits=splits,
             spec=FormatSpec.from_json(smk.params.spec),
             dataset_id=smk.params.dataset_id,
             inputs=InputsSummary.read(smk.input.inputs),
@@ -33,8 +58,6 @@ def main(smk, log):
     BuiltDataset(path=str(out_dir.absolute()), dataset_id=smk.params.dataset_id, rows=rows).write(
         smk.output[0]
     )
-    for split, count in rows.items():
-        log.info("%s: %d rows", split, count)
     log.info("dataset and its card (README.md) written to %s", out_dir)
 
 

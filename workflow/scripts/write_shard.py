@@ -23,12 +23,13 @@ def main(smk, log):
     stats = build_chunk_shard(
         spec=spec,
         chunk=smk.wildcards.chunk,
-        sentences_path=smk.input.sentences,
+        sentences_path=smk.input.get("sentences"),
         meta_path=smk.input.meta,
         index_path=smk.input.index,
         link=link,
         negatives_path=smk.input.get("negatives"),
         split_sentence_files=split_files,
+        sentence_keys=tuple(smk.params.sentence_keys),
         shard_path=Path(smk.output.shard),
     )
     stats.write(smk.output.stats)

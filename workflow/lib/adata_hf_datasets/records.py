@@ -9,9 +9,10 @@ record                 written by          read by
 =====================  ==================  ===========================================
 :class:`ChunkReport`   ``validate_chunk``  ``check_inputs``, ``split_index``
 :class:`InputsSummary` ``check_inputs``    ``build_dataset`` (warnings, embeddings)
-:class:`SplitInfo`     ``split_index``     ``cell_sentences``, ``assemble_split``
-:class:`ShardStats`    ``write_shard``     ``assemble_split``
-:class:`SplitRecord`   ``assemble_split``  ``build_dataset``
+:class:`SplitInfo`     ``split_index``     ``build_dataset``
+:class:`SentenceStats` ``cell_sentences``  ``split_index`` (to drop), ``build_dataset``
+:class:`ShardStats`    ``write_shard``     ``build_dataset``
+:class:`SplitRecord`   ``build_dataset``   (``summary.json``)
 :class:`BuiltDataset`  ``build_dataset``   ``push_to_hub`` (where the dataset is)
 :class:`CardSettings`  the rules (config)  ``build_dataset``, ``push_to_hub``
 =====================  ==================  ===========================================
@@ -331,7 +332,7 @@ class ShardStats(Record):
     pairs_negative_rows_skipped: int = 0
 
 
-# ------------------------------------------------------------------------- assemble_split
+# ------------------------------------------------------------------------- build_dataset
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,6 @@
 outputs and a typed record (``records``). The ``script:`` files of the rules call these.
 
 ``validate`` (validate_chunk, check_inputs), ``split_index``, ``sentences`` (cell_sentences),
-``negatives`` (sample_negatives), ``shard`` (write_shard), ``assemble`` (assemble_split,
-build_dataset, and reading the dataset folder back), ``runtime`` (logging, clear failures).
+``negatives`` (sample_negatives), ``shard`` (write_shard), ``assemble`` (build_dataset:
+each split's record, the dataset folder, and reading it back), ``runtime`` (logging, clear failures).
 """

@@ -25,12 +25,20 @@ import numpy as np
 import pyarrow as pa
 
 from ..core.formats import GENE_LIST_KEYS, SEMANTIC_KEYS
+from ..core.text import plain_text
 from ..io.files import Closing, atomic_path
 from ..io.reader import ChunkReader
 from ..progress import Progress
 from ..records import SentenceSpec, SentenceStats
+from .validate import OBS_SENTENCE_PREFIX
 
-__all__ = ["SentenceFile", "stream_sentences", "write_chunk_sentences"]
+__all__ = [
+    "SentenceFile",
+    "meta_sentence_column",
+    "sentences_from_meta",
+    "stream_sentences",
+    "write_chunk_sentences",
+]
 
 log = logging.getLogger(__name__)
 
@@ -305,3 +313,19 @@ def stream_sentences(path: Path) -> pa.RecordBatchReader:
             sentences.close()
 
     return pa.RecordBatchReader.from_batches(sentences.schema, batches())
+
+
+def meta_sentence_column(key: str) -> str:
+    """The meta-table column that holds a sentence key without gene lists."""
+    return "sample_idx" if key == "sample_id_og" else OBS_SENTENCE_PREFIX + key
+
+
+def sentences_from_meta(meta: pa.Table, keys: tuple[str, ...]) -> pa.RecordBatchReader:
+    """A chunk's sentences when no key needs a gene list (ids, obs columns): taken from its
+    meta table, so no sentence job runs. Batches as :func:`stream_sentences` gives them."""
+    schema = sentence_schema(keys)
+    table = pa.table(
+        [plain_text(meta.column(meta_sentence_column(key))) for key in keys],
+        schema=schema,
+    )
+    return pa.RecordBatchReader.from_batches(schema, table.to_batches(max_chunksize=_SPELL_ROWS))

@@ -12,11 +12,12 @@ import pyarrow as pa
 
 from ..core.formats import FormatSpec
 from ..core.rows import RowCounts, ShardInputs, shard_batches
+from ..core.text import plain_text
 from ..io.files import read_table, write_ipc_stream
 from ..progress import Progress
 from ..records import ShardStats
 from .negatives import read_negatives
-from .sentences import SentenceFile, stream_sentences
+from .sentences import SentenceFile, meta_sentence_column, sentences_from_meta, stream_sentences
 from .split_index import chunk_names, chunk_pool_rows, pool_index_rows, read_index
 
 __all__ = ["SentenceResolver", "build_chunk_shard", "chunk_shard_inputs", "write_chunk_shard"]
@@ -42,8 +43,20 @@ class SentenceResolver:
 
     @classmethod
     def from_files(cls, index: pa.Table, files: dict[str, Path]) -> SentenceResolver:
+        """From the chunks' sentence files."""
+
         def take(chunk: str) -> Callable[[np.ndarray], pa.Array]:
             return SentenceFile(files[chunk], memory_map=True).take
+
+        return cls(index, take)
+
+    @classmethod
+    def from_metas(cls, index: pa.Table, files: dict[str, Path], key: str) -> SentenceResolver:
+        """From the chunks' meta tables, for a sentence key that needs no gene list."""
+
+        def take(chunk: str) -> Callable[[np.ndarray], pa.Array]:
+            column = read_table(files[chunk], [meta_sentence_column(key)]).column(0)
+            return lambda rows: plain_text(column.take(pa.array(rows)))
 
         return cls(index, take)
 
@@ -136,26 +149,38 @@ def build_chunk_shard(
     *,
     spec: FormatSpec,
     chunk: str,
-    sentences_path: Path,
+    sentences_path: Path | None,
     meta_path: Path,
     index_path: Path,
     link: str,
     negatives_path: Path | None = None,
     split_sentence_files: dict[str, Path] | None = None,
+    sentence_keys: tuple[str, ...] = (),
     shard_path: Path,
 ) -> ShardStats:
-    """The shard step: write the chunk's shard from the files of the earlier steps."""
-    meta = read_table(meta_path, ["sample_idx", "caption"])
+    """The shard step: write the chunk's shard from the files of the earlier steps.
+
+    Without a sentence file (no key needs a gene list) the sentences (``sentence_keys``) come
+    from the meta table, and ``split_sentence_files`` are the split's meta tables.
+    """
+    meta = read_table(meta_path)
     index = read_index(index_path)  # memory-mapped: only what is used is read
     anchor_rows = negatives = resolver = None
     if spec.dataset_format != "single":
         anchor_rows, negatives = read_negatives(negatives_path, spec.negatives_per_sample)
-        if spec.resolve_negatives:
+        if spec.resolve_negatives and sentences_path is None:
+            files = split_sentence_files or {}
+            resolver = SentenceResolver.from_metas(index, files, sentence_keys[0])
+        elif spec.resolve_negatives:
             resolver = SentenceResolver.from_files(index, split_sentence_files or {})
     inputs = chunk_shard_inputs(
         spec=spec,
         meta=meta,
-        sentences=stream_sentences(sentences_path),
+        sentences=(
+            stream_sentences(sentences_path)
+            if sentences_path is not None
+            else sentences_from_meta(meta, sentence_keys)
+        ),
         link=link,
         index=index,
         anchor_rows=anchor_rows,

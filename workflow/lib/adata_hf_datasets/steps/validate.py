@@ -30,7 +30,11 @@ from ..records import (
     SplitInputs,
 )
 
-__all__ = ["check_inputs", "inspect_chunk", "write_inspection"]
+__all__ = ["OBS_SENTENCE_PREFIX", "check_inputs", "inspect_chunk", "write_inspection"]
+
+OBS_SENTENCE_PREFIX = "obs:"
+"""Meta-table columns of the sentence keys that are obs columns (``obs:cell_type``): without a
+gene-list key the shard takes its sentences from the meta table, and no sentence job runs."""
 
 # pandas is imported only to describe duplicate ids: a validation job reads obs as Arrow.
 
@@ -61,7 +65,8 @@ def inspect_chunk(path: Path, spec: InspectionSpec) -> tuple[pa.Table, ChunkRepo
     -------
     meta
         One row per cell in chunk order: ``sample_idx``, ``caption``, ``batch``, ``annotation``
-        (text, null where missing or not configured).
+        (text, null where missing or not configured), and the text of the sentence keys that
+        are obs columns (``obs:<key>``).
     report
         What was found: problems (each names the file, the key and the fix), and the facts
         ``check_inputs`` judges (cells without a caption or a batch, the gene-name column,
@@ -126,8 +131,11 @@ def inspect_chunk(path: Path, spec: InspectionSpec) -> tuple[pa.Table, ChunkRepo
             batches = reader.obs_arrow(spec.batch_key)
         if spec.needs_annotation and need_column(spec.annotation_key, "annotation_key"):
             annotations = reader.obs_arrow(spec.annotation_key)
-        for key in spec.obs_sentence_columns:
-            need_column(key, "sentence key")
+        sentence_columns = {
+            OBS_SENTENCE_PREFIX + key: reader.obs_arrow(key).cast(pa.string())
+            for key in spec.obs_sentence_columns
+            if need_column(key, "sentence key")
+        }
 
         _check_ids(path, ids, problems)
         if captions is not None:
@@ -181,6 +189,7 @@ def inspect_chunk(path: Path, spec: InspectionSpec) -> tuple[pa.Table, ChunkRepo
             "caption": _as_string(captions, n),
             "batch": _as_string(batches, n),
             "annotation": _as_string(annotations, n),
+            **sentence_columns,
         }
     )
     return meta, report()
