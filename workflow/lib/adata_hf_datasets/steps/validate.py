@@ -14,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..core.genes import resolve_gene_names
 from ..core.semantic import annotation_sums
 from ..core.text import missing_text, plain_text
 from ..errors import InputError
@@ -223,6 +222,8 @@ def _check_ids(path: Path, ids: pa.Array, problems: list[str]) -> None:
 
 def _check_expression(reader: ChunkReader, spec: InspectionSpec, problems: list[str]) -> dict:
     """Problems of the ranking matrix and the gene names; the facts ``check_inputs`` judges."""
+    from ..core.genes import resolve_gene_names  # (pandas) only when gene lists are asked
+
     path = reader.path
     matrix = spec.expression_matrix
     if not reader.has_matrix(matrix):
