@@ -297,6 +297,7 @@ def _first_output(rule: str, label: str) -> str:
         "validate_chunk": f"results/validate/{NAME}/{label}.arrow",
         "check_inputs": f"results/validate/{NAME}/inputs_ok.json",
         "split_index": f"results/index/{NAME}/{label}.arrow",
+        "measure_negative_quality": f"results/negative_quality/{NAME}/{label}.json",
         "cell_sentences": f"results/sentences/{NAME}/{label}.arrow",
         "sample_negatives": f"results/negatives/{NAME}/{label}.arrow",
         "write_shard": f"results/shards/{NAME}/{label}.arrow",
@@ -333,7 +334,7 @@ def _dataset_files(workdir: Path) -> dict[str, bytes]:
         for path in sorted(root.rglob("*")):
             if path.is_file():
                 data = path.read_bytes()
-                if path.suffix in (".json", ".md"):
+                if path.suffix in (".json", ".md", ".html"):
                     data = data.replace(str(workdir).encode(), b"<workdir>")
                 files[str(path.relative_to(workdir))] = data
     return files

@@ -129,3 +129,25 @@ def test_direct_string_decoding_matches_zarr(tmp_path: Path, compressors) -> Non
     array[...] = values
     assert DirectStrings.open(array) is not None  # the direct path is the one tested
     assert read_strings(array).tolist() == values.tolist()
+
+
+def test_member_names_are_sorted_whatever_order_the_store_lists(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A zarr store lists its members in the file system's order, which differs between machines
+    (a SLURM node and a laptop): the validation record written from them must not."""
+    import zarr
+
+    adata = ad.AnnData(X=np.zeros((N, 2), dtype=np.float32), obs=user_obs())
+    adata.obsm["X_pca"] = np.zeros((N, 2), dtype=np.float32)
+    adata.obsm["X_umap"] = np.zeros((N, 2), dtype=np.float32)
+    path = tmp_path / "chunk_0.zarr"
+    adata.write_zarr(path)
+    listed = zarr.Group.keys
+    monkeypatch.setattr(zarr.Group, "keys", lambda group: iter(sorted(listed(group), reverse=True)))
+    reader = ChunkReader(path)
+    try:
+        assert reader.obsm_keys == ["X_pca", "X_umap"]
+        assert reader.obs_columns == sorted(user_obs().columns)
+    finally:
+        reader.close()

@@ -151,6 +151,19 @@ def get_shard_inputs(wildcards):
     return inputs
 
 
+def get_negative_quality_inputs(wildcards):
+    split = wildcards.split
+    return {
+        "index": f"results/index/{NAME}/{split}.arrow",
+        "pool": f"results/negative_pool/{NAME}/{split}.arrow",
+        "negatives": per_chunk(
+            f"results/negatives/{NAME}/{{split}}/{{chunk}}.arrow", split
+        ),
+        # the embedding and annotation are read from the chunks
+        "chunks": [str(c.path) for c in CHUNKS[split]],
+    }
+
+
 def get_sentence_inputs(wildcards):
     inputs = {"chunk": get_chunk_path(wildcards), "ok": INPUTS_OK}
     if SETTINGS.needs_similarity:
@@ -173,6 +186,9 @@ def get_dataset_inputs(wildcards):
             inputs[f"{split}_negative_counts"] = per_chunk(
                 f"results/negatives/{NAME}/{{split}}/{{chunk}}.json", split
             )
+            inputs[f"{split}_negative_quality"] = (
+                f"results/negative_quality/{NAME}/{split}.json"
+            )
         if SETTINGS.needs_expression:
             inputs[f"{split}_sentence_stats"] = per_chunk(
                 f"results/sentences/{NAME}/{{split}}/{{chunk}}.json", split
@@ -182,7 +198,8 @@ def get_dataset_inputs(wildcards):
 
 RUN_STARTED = time.time()
 OUR_OUTPUT = re.compile(
-    r"results/(validate|index|negative_pool|sentences|negatives|upload|shards|splits|dataset|hub)"
+    r"results/(validate|index|negative_pool|sentences|negatives|negative_quality|upload|shards"
+    r"|splits|dataset|hub|report)"
     rf"/{re.escape(NAME)}/"
 )
 

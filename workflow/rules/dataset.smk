@@ -30,7 +30,20 @@ rule build_dataset:
     output:
         # the record of the built folder; the folder itself is built beside the previous one
         # and swapped in when complete, never deleted by Snakemake before a rebuild
-        BUILT_RECORD,
+        built=BUILT_RECORD,
+        # copies of what the dataset folder holds, for `snakemake --report report.html`
+        quality_plot=report(
+            f"results/report/{NAME}/negative_quality.svg",
+            caption="../report/negative_quality.rst",
+            category="Dataset",
+            labels={"figure": "negative quality"},
+        ),
+        summary_table=report(
+            f"results/report/{NAME}/summary.html",
+            caption="../report/summary.rst",
+            category="Dataset",
+            labels={"figure": "summary"},
+        ),
     log:
         f"logs/build_dataset/{NAME}.log",
     localrule: True

@@ -174,6 +174,15 @@ class Settings:
         return "semantic_similar" in self.sentence_keys
 
     @property
+    def quality_embedding(self) -> str | None:
+        """The obsm key the negative-quality report measures similarities in (DESIGN.md 4b):
+        ``similarity_obsm_key`` (by default the first of ``required_obsm_keys``) when the
+        chunks are checked to have it; None (fractions only) when no embedding is required."""
+        if self.needs_similarity or self.similarity_obsm_key in self.required_obsm_keys:
+            return self.similarity_obsm_key
+        return None
+
+    @property
     def uses_captions(self) -> bool:
         return self.dataset_format in CAPTION_FORMATS
 

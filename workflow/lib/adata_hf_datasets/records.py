@@ -11,6 +11,7 @@ record                 written by          read by
 :class:`InputsSummary` ``check_inputs``    ``build_dataset`` (warnings, embeddings)
 :class:`SplitInfo`     ``split_index``     ``build_dataset``
 :class:`SentenceStats` ``cell_sentences``  ``split_index`` (to drop), ``build_dataset``
+:class:`SplitNegativeQuality`  ``measure_negative_quality``  ``build_dataset`` (summary, card, plot)
 :class:`ShardStats`    ``write_shard``     ``build_dataset``
 :class:`SplitRecord`   ``build_dataset``   (``summary.json``)
 :class:`BuiltDataset`  ``build_dataset``   ``push_to_hub`` (where the dataset is)
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from .core.negative_quality import PairTally
 from .errors import AdataHfError
 from .io.files import read_json, write_json
 
@@ -45,14 +47,17 @@ __all__ = [
     "InputRules",
     "InputsSummary",
     "InspectionSpec",
+    "NegativeColumnQuality",
     "Record",
     "RecordError",
     "SentenceSpec",
     "SentenceStats",
     "ShardRef",
     "ShardStats",
+    "SimilarityTally",
     "SplitInfo",
     "SplitInputs",
+    "SplitNegativeQuality",
     "SplitRecord",
 ]
 
@@ -313,6 +318,78 @@ class SentenceStats(Record):
     rows: int
     empty_rows: tuple[int, ...] = ()
     empty_examples: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------- measure_negative_quality
+
+
+@dataclass(frozen=True)
+class SimilarityTally(Record):
+    """A :class:`~adata_hf_datasets.core.negative_quality.PairTally` as it travels."""
+
+    pairs: int = 0
+    similarity_sum: float = 0.0
+    histogram: tuple[int, ...] = ()
+    """Cosine counts in 200 bins over [-1, 1]; empty without an embedding."""
+    same_batch: int = 0
+    same_caption: int = 0
+    same_annotation: int = 0
+    annotated: int = 0
+
+    @classmethod
+    def of(cls, tally: PairTally) -> SimilarityTally:
+        return cls(
+            pairs=tally.count,
+            similarity_sum=tally.similarity_sum,
+            histogram=tuple(tally.histogram_list()),
+            same_batch=tally.same_batch,
+            same_caption=tally.same_caption,
+            same_annotation=tally.same_annotation,
+            annotated=tally.annotated,
+        )
+
+    def tally(self) -> PairTally:
+        import numpy as np
+
+        return PairTally(
+            count=self.pairs,
+            similarity_sum=self.similarity_sum,
+            histogram=np.asarray(self.histogram, dtype=np.int64) if self.histogram else None,
+            same_batch=self.same_batch,
+            same_caption=self.same_caption,
+            same_annotation=self.same_annotation,
+            annotated=self.annotated,
+        )
+
+
+@dataclass(frozen=True)
+class NegativeColumnQuality(Record):
+    """One negative column of a split: its pairs with their anchors, and how often one cell is
+    the negative of several anchors."""
+
+    column: str
+    """``negative_{i}_idx``."""
+    kind: Literal["caption", "sentence"]
+    mined: bool
+    tally: SimilarityTally
+    reuse_max: int
+    reuse_p99: int
+
+
+@dataclass(frozen=True)
+class SplitNegativeQuality(Record):
+    """How hard and how clean one split's negatives are (DESIGN.md section 4b)."""
+
+    embedding: str | None
+    """The obsm key the similarities are measured in; None: no embedding (fractions only)."""
+    annotation_key: str | None
+    vectors_without_direction: int
+    """Cells whose vector is zero or not finite (cosine 0 with every cell)."""
+    positive_reference: SimilarityTally
+    """Each anchor's cosine with the centroid of the other cells of its caption."""
+    baseline: SimilarityTally
+    """One random same-batch, different-caption cell per anchor: what chance gives."""
+    columns: tuple[NegativeColumnQuality, ...]
 
 
 # ------------------------------------------------------------------------- write_shard

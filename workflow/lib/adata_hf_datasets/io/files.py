@@ -26,6 +26,7 @@ __all__ = [
     "write_ipc_stream",
     "write_json",
     "write_table",
+    "write_text",
 ]
 
 BLOCK_SIZE = 1 << 20
@@ -162,6 +163,12 @@ def write_json(path: str | Path, payload: Any) -> None:
     """Write JSON atomically, keys sorted (the same payload always gives the same bytes)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write text atomically (a reader never sees half of it)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def read_json(path: str | Path) -> Any:

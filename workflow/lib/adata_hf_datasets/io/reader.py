@@ -102,9 +102,11 @@ class ChunkReader(Closing):
             ) from error
 
     def _group_keys(self, key: str) -> list[str]:
+        """Member names, sorted: a zarr store lists them in the file system's order, which
+        differs between machines (a record written from them must not)."""
         if key not in self.root:
             return []
-        return list(self.root[key].keys())
+        return sorted(self.root[key].keys())
 
     # obs -------------------------------------------------------------------------------------
     @property

@@ -18,6 +18,7 @@ from ..errors import AdataHfError
 from ..io.files import read_json
 from ..records import CardSettings
 from ..steps.assemble import LocalDataset
+from .report import quality_table_rows, table_cell
 
 if TYPE_CHECKING:
     import datasets
@@ -60,6 +61,7 @@ def card_variables(
     dropped_missing_caption: Mapping[str, int] | None = None,
     adata_file_format: str = "zarr",
     warnings: Sequence[str] = (),
+    negative_quality: Mapping[str, Mapping] | None = None,
 ) -> dict[str, Any]:
     """Every variable of the default template: the user guide's variables, the configuration's
     (``card``), and the measured facts of the dataset.
@@ -139,6 +141,13 @@ def card_variables(
         "negative_fallbacks": fallbacks,
         "total_negative_fallbacks": sum(sum(levels.values()) for levels in fallbacks.values()),
         "warnings": list(warnings),
+        "negative_quality_rows": [
+            {key: table_cell(value, html=False) for key, value in row.items()}
+            for row in quality_table_rows(negative_quality or {})
+        ],
+        "negative_quality_embedding": next(
+            (q.get("embedding") for q in (negative_quality or {}).values()), None
+        ),
         "dropped_missing_caption": dict(dropped_missing_caption or {}),
         "example_row": example,
         "example_row_json": json.dumps(example, indent=2, ensure_ascii=False, default=str),
@@ -185,4 +194,5 @@ def dataset_card_variables(
         dropped_missing_caption={s: r["dropped"]["missing_caption"] for s, r in splits.items()},
         adata_file_format=summary.get("adata_file_format", "zarr"),
         warnings=summary.get("warnings", []),
+        negative_quality=summary.get("negative_quality", {}),
     )

@@ -28,8 +28,10 @@ from ..records import (
     ShardRef,
     ShardStats,
     SplitInfo,
+    SplitNegativeQuality,
     SplitRecord,
 )
+from .negative_quality import negative_quality_summary
 
 if TYPE_CHECKING:
     import datasets
@@ -106,10 +108,11 @@ def build_dataset_folder(
     inputs: InputsSummary,
     config: dict,
     final_path: Path,
+    negative_quality: Mapping[str, SplitNegativeQuality] | None = None,
 ) -> dict:
     """Write the DatasetDict (shards hard-linked) and its ``summary.json`` into the empty
     ``folder``, which becomes ``final_path`` once complete (see ``io.files.build_beside``);
-    return the summary."""
+    return the summary. ``negative_quality``: per split, its negatives' quality record."""
     materialise_dataset(
         folder,
         {split: [(s.path, s.sha256) for s in rec.shards] for split, rec in splits.items()},
@@ -132,6 +135,10 @@ def build_dataset_folder(
         # embeddings present in every chunk of every split
         "embeddings": sorted(set.intersection(*(set(info.obsm_keys) for info in split_inputs))),
         "adata_file_format": "/".join(sorted({f for i in split_inputs for f in i.file_formats})),
+        "negative_quality": {
+            split: negative_quality_summary(record)
+            for split, record in (negative_quality or {}).items()
+        },
         "config": config,
         "generated_by": f"adata-hf-datasets {__version__}",
     }
