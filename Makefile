@@ -24,8 +24,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks (~25 minutes on 2 cores, 3 runs each); BENCH_ARGS="--smoke" for a one-minute check.
+# Benchmarks (~35 minutes on 2 cores, 3 runs each); BENCH_ARGS="--smoke" for a one-minute check.
 bench: install
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
 
 lint: install

@@ -19,6 +19,11 @@ Suites (``--suites``, default all):
               cells whose X is poisoned (any read of X raises): wall time, per rule time and max
               RSS, the per-job overhead, and what each job reads of the split index.
 ``scaling``   ``e2e`` again with twice the chunks.
+``mining``    hard negatives: one chunk's anchors (``--mining-anchors``) mined against
+              generated clustered splits of ``--mining-pools`` cells: index time, anchors/s,
+              peak RSS, and the recall of the mined window against brute force; side by side,
+              faiss ``IndexFlatIP`` on the same vectors (when faiss-cpu is installed: the
+              ``bench`` extra).
 
 ``python bench/run_bench.py`` runs everything at the issue's sizes (about 15 minutes on 2
 cores); ``--smoke`` runs everything tiny in under a minute (the test suite uses it).
@@ -69,8 +74,8 @@ def parse_args(argv=None):
         "--suites",
         nargs="+",
         default=None,
-        help="any of hot, baseline, memory, e2e, scaling, by spaces or commas (default: all; "
-        "with --smoke all but scaling)",
+        help="any of hot, baseline, memory, e2e, scaling, mining, by spaces or commas "
+        "(default: all; with --smoke all but scaling)",
     )
     data = parser.add_argument_group("synthetic data")
     data.add_argument(
@@ -99,6 +104,15 @@ def parse_args(argv=None):
     work.add_argument("--k", type=int, default=2, help="negatives_per_sample")
     work.add_argument("--row-block-size", type=int, default=10_000)
     work.add_argument("--sample-pool", type=int, default=1_000_000, help="pool of 'sample' rows")
+    work.add_argument(
+        "--mining-pools",
+        default="100000,1000000",
+        help="split sizes of the mining suite (clustered embeddings, 30 captions, 5 batches)",
+    )
+    work.add_argument(
+        "--mining-anchors", type=int, default=50_000, help="anchors mined (one chunk)"
+    )
+    work.add_argument("--mining-dims", type=int, default=50, help="embedding dimensions")
     run = parser.add_argument_group("runs")
     run.add_argument("--runs", type=int, default=3, help="runs per in-process measurement")
     run.add_argument("--baseline-runs", type=int, default=3, help="runs of the naive baseline")
@@ -132,7 +146,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.suites is None:
         args.suites = [
-            "hot,baseline,memory,e2e" if args.smoke else "hot,baseline,memory,e2e,scaling"
+            "hot,baseline,memory,e2e,mining"
+            if args.smoke
+            else "hot,baseline,memory,e2e,scaling,mining"
         ]
     if args.smoke:
         args.cells, args.genes, args.nnz, args.cs_length = 2_000, 500, 60, 64
@@ -140,9 +156,11 @@ def parse_args(argv=None):
         args.chunks = 2
         args.e2e_genes, args.e2e_nnz = 50, 5
         args.sample_pool = 20_000
+        args.mining_pools, args.mining_anchors = "5000", 1_000
         args.runs = args.baseline_runs = args.workflow_runs = 1
         args.row_block_size = 500
     args.memory_cells = tuple(int(x) for x in str(args.memory_cells).split(",") if x)
+    args.mining_pools = tuple(int(x) for x in str(args.mining_pools).split(",") if x)
     args.smk_args = tuple(shlex.split(args.smk_args))
     args.workloads = _listed(args.workloads)
     if set(args.workloads) - set(WORKLOADS):

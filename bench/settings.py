@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 SEED = 42
 
-SUITES = ("hot", "baseline", "memory", "e2e", "scaling")
+SUITES = ("hot", "baseline", "memory", "e2e", "scaling", "mining")
 # The workloads of the issue: (sentence keys, captions knob). Data knobs come from the CLI.
 WORKLOADS = {
     "A": {"sentence_keys": ["sample_id_og", "cell_sentence"], "unique": False},
@@ -49,6 +49,9 @@ class BenchSettings:
     k: int
     row_block_size: int
     sample_pool: int
+    mining_pools: tuple[int, ...]
+    mining_anchors: int
+    mining_dims: int
     # runs
     runs: int
     baseline_runs: int

@@ -299,6 +299,140 @@ def _task_naive(task: dict) -> dict:
     return {"seconds": times, "cells": task["cells"]}
 
 
+def clustered_embedding(n: int, *, dims: int, captions: int, batches: int, seed: int = SEED):
+    """Unit vectors around one centre per caption, shifted per batch, with noise: the shape of
+    a PCA or scVI embedding whose captions follow cell types. Annotations group captions by 3
+    (a cell type with several captions)."""
+    import numpy as np
+
+    from adata_hf_datasets.core.negative_quality import unit_rows
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(captions, dims))
+    shifts = rng.normal(scale=0.5, size=(batches, dims))
+    caption = rng.integers(0, captions, n)
+    batch = rng.integers(0, batches, n)
+    vectors = np.empty((n, dims), dtype=np.float32)
+    for start in range(0, n, 262144):
+        stop = min(start + 262144, n)
+        raw = centres[caption[start:stop]] + shifts[batch[start:stop]]
+        raw += rng.normal(scale=0.3, size=raw.shape)
+        vectors[start:stop] = unit_rows(raw)[0]
+    return vectors, caption, batch, caption // 3
+
+
+def _task_mine(task: dict) -> dict:
+    """Mining one chunk's caption negatives against a generated pool (DESIGN.md 4b): the
+    split's index, the search, and its recall against brute force on sampled anchors;
+    ``faiss``: the same anchors through faiss IndexFlatIP (exact search, then the filters)."""
+    import numpy as np
+
+    from adata_hf_datasets.core.hard_negatives import (
+        MiningSettings,
+        build_mining_index,
+        mine_caption_negatives,
+        ranked_eligible,
+    )
+    from adata_hf_datasets.core.negative_quality import caption_sums, positive_references
+    from adata_hf_datasets.core.negatives import NegativePool, chunk_rng, sample_negatives
+
+    n, m = task["pool"], task["anchors"]
+    vectors, caption, batch, annotation = clustered_embedding(
+        n, dims=task["dims"], captions=task["captions"], batches=task["batches"]
+    )
+    settings = MiningSettings(range_max=task["range_max"])
+    seconds = {}
+    t = time.perf_counter()
+    sums, counts = caption_sums(vectors, caption, task["captions"])
+    reference = positive_references(vectors, caption, sums, counts)
+    index = build_mining_index(vectors, batch, seed=SEED)
+    pool = NegativePool(batch, caption)
+    seconds["index"] = time.perf_counter() - t
+    anchors = np.arange(m, dtype=np.int64)
+    random, _ = sample_negatives(pool, anchors, k=2, rng=chunk_rng(SEED, "train", "chunk_0"))
+    cells = dict(captions=caption, batches=batch, annotations=annotation, references=reference)
+    t = time.perf_counter()
+    mine_caption_negatives(
+        index, anchors, random, [0], settings=settings, rng=chunk_rng(SEED, "t", "c/h"), **cells
+    )
+    seconds["mine"] = time.perf_counter() - t
+
+    # recall of the window against brute force, on sampled anchors
+    sample = np.linspace(0, m - 1, min(task["recall_anchors"], m)).astype(np.int64)
+    found, _ = ranked_eligible(index, sample, settings=settings, same_batch=True, **cells)
+    exact = _brute_force_windows(vectors, sample, settings, **cells)
+    same = sum(found[i][found[i] >= 0].tolist() == exact[i].tolist() for i in range(sample.size))
+    result = {
+        "seconds": seconds,
+        "cells": m,
+        "lists": index.n_lists,
+        "recall": same / sample.size,
+    }
+    if task.get("faiss"):
+        result |= _faiss_windows(vectors, anchors, exact, sample, settings, **cells)
+    return result
+
+
+def _eligible(row_scores, anchor, settings, *, captions, batches, annotations, references):
+    import numpy as np
+
+    ok = (captions != captions[anchor]) & (batches == batches[anchor])
+    ok &= annotations != annotations[anchor]
+    if references[anchor] > 0:
+        ok &= ~(row_scores > (1 - settings.relative_margin) * references[anchor])
+    return np.flatnonzero(ok)
+
+
+def _brute_force_windows(vectors, anchors, settings, **cells):
+    import numpy as np
+
+    windows = []
+    for anchor in anchors:
+        scores = vectors.astype(np.float64) @ vectors[anchor].astype(np.float64)
+        eligible = _eligible(scores, anchor, settings, **cells)
+        order = np.lexsort((eligible, -scores[eligible]))[: settings.range_max]
+        windows.append(eligible[order])
+    return windows
+
+
+def _faiss_windows(vectors, anchors, exact, sample, settings, **cells):
+    """The path sentence-transformers takes with use_faiss=True: exact inner-product search of
+    the k nearest, then the filters; k must be large enough that range_max eligible cells
+    remain (here 20 x range_max: the share of eligible cells among the nearest is small)."""
+    import faiss
+    import numpy as np
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    k = 20 * settings.range_max
+    captions, batches = cells["captions"], cells["batches"]
+    annotations, references = cells["annotations"], cells["references"]
+    t = time.perf_counter()
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    windows = []
+    for start in range(0, anchors.size, 4096):
+        block = anchors[start : start + 4096]
+        scores, neighbours = index.search(vectors[block], k)
+        a = block[:, None]
+        ok = (captions[neighbours] != captions[a]) & (batches[neighbours] == batches[a])
+        ok &= annotations[neighbours] != annotations[a]
+        limit = np.where(references[a] > 0, (1 - settings.relative_margin) * references[a], np.inf)
+        ok &= scores <= limit
+        for row in range(block.size):
+            windows.append(neighbours[row][ok[row]][: settings.range_max])
+    seconds = time.perf_counter() - t
+    full = sum(w.size >= settings.range_max for w in windows) / len(windows)
+    same = sum(
+        windows[int(anchor)].tolist() == exact[i].tolist() for i, anchor in enumerate(sample)
+    )
+    return {
+        "faiss_seconds": seconds,
+        "faiss_full_windows": full,
+        "faiss_recall": same / len(sample),
+        "faiss_k": k,
+    }
+
+
 CHILD_TASKS = {
     "validate": _task_validate,
     "split_index": _task_split_index,
@@ -309,4 +443,5 @@ CHILD_TASKS = {
     "sample": _task_sample,
     "split_reads": _task_split_reads,
     "naive": _task_naive,
+    "mine": _task_mine,
 }

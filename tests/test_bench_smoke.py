@@ -37,7 +37,9 @@ def test_bench_smoke_writes_every_stage(tmp_path):
     payload = json.loads(result.read_text())
     stages = {row["stage"] for row in payload["rows"]}
     suites = {row["suite"] for row in payload["rows"]}
-    assert suites == {"hot", "baseline", "memory", "e2e"}
+    assert suites == {"hot", "baseline", "memory", "e2e", "mining"}
+    mined = [row for row in payload["rows"] if row["stage"].startswith("mine ")]
+    assert mined and all(row["recall"] == 1.0 for row in mined)  # the search is exact
     for workload in ("A", "B", "B-unique"):
         assert f"{workload}: per chunk, all steps" in stages
         assert f"{workload} naive: per chunk, all steps" in stages

@@ -12,10 +12,12 @@ from bench.suites.baseline import suite_baseline
 from bench.suites.e2e import suite_e2e
 from bench.suites.hot import suite_hot
 from bench.suites.memory import suite_memory
+from bench.suites.mining import suite_mining
 
 
 def run_suites(settings: BenchSettings, results: Results, data: dict) -> None:
-    """The chosen suites in order: hot, baseline (on the same chunks), memory, e2e/scaling."""
+    """The chosen suites in order: hot, baseline (on the same chunks), memory, e2e/scaling,
+    mining."""
     s = settings
     if {"hot", "baseline"} & set(s.suites):
         t = time.perf_counter()
@@ -38,3 +40,5 @@ def run_suites(settings: BenchSettings, results: Results, data: dict) -> None:
         suite_memory(s, results, data)
     if "e2e" in s.suites or "scaling" in s.suites:
         suite_e2e(s, results, data, scaling="scaling" in s.suites)
+    if "mining" in s.suites:
+        suite_mining(s, results, data)

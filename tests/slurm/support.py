@@ -22,7 +22,7 @@ SPLITS = ["train", "val"]
 NAME = "pbmc68k_reduced"
 DATASET = "pbmc68k_reduced_multiplets_natural_language_annotation"
 PER_CHUNK_RULES = ["validate_chunk", "cell_sentences", "sample_negatives", "write_shard"]
-PER_SPLIT_RULES = ["split_index", "measure_negative_quality"]
+PER_SPLIT_RULES = ["split_index", "index_split_embedding", "measure_negative_quality"]
 # Rules marked `localrule: True` in the example's DAG (no Nextcloud, no Hub push).
 LOCAL_RULES = {"check_inputs", "build_dataset"}
 # Every job that must become a SLURM job: (rule, "split/chunk" or "split").

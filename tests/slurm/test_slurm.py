@@ -297,6 +297,7 @@ def _first_output(rule: str, label: str) -> str:
         "validate_chunk": f"results/validate/{NAME}/{label}.arrow",
         "check_inputs": f"results/validate/{NAME}/inputs_ok.json",
         "split_index": f"results/index/{NAME}/{label}.arrow",
+        "index_split_embedding": f"results/embedding/{NAME}/{label}.vectors.npy",
         "measure_negative_quality": f"results/negative_quality/{NAME}/{label}.json",
         "cell_sentences": f"results/sentences/{NAME}/{label}.arrow",
         "sample_negatives": f"results/negatives/{NAME}/{label}.arrow",
@@ -501,10 +502,11 @@ def test_example_on_slurm_equals_a_local_run(slurm_cluster, workdir):
     # The dataset is the local run's, byte for byte (every .arrow, json, card, parquet).
     assert _finish(local, 300) == 0, (workdir / "local.log").read_text()[-5000:]
     slurm_files, local_files = _dataset_files(slurm_dir), _dataset_files(local_dir)
-    # per chunk: meta, sentences, negatives, shard and its dataset copy; per split: index, pool
+    # per chunk: meta, sentences, negatives, shard and its dataset copy; per split: index,
+    # pool, the embedding's cells
     splits = {split for split, _ in CHUNKS}
     arrow_files = sum(name.endswith(".arrow") for name in local_files)
-    assert arrow_files == 5 * len(CHUNKS) + 2 * len(splits)
+    assert arrow_files == 5 * len(CHUNKS) + 3 * len(splits)
     _assert_same_files(slurm_files, local_files)
 
 

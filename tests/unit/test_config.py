@@ -103,3 +103,56 @@ def test_listed_splits_are_the_ones_published(tmp_path):
         discover_chunks(tmp_path)  # unlisted, a folder of chunks must be a known split
     with pytest.raises(DiscoveryError, match=r"val \(dataset_creation.splits\) does not exist"):
         discover_chunks(tmp_path, ["train", "ood_test", "scratch", "val"])
+
+
+def test_hard_negatives_are_off_by_default_and_resolve_their_embedding():
+    s, _ = settings(required_obsm_keys=["X_scvi", "X_pca"])
+    assert s.hard_negatives is None
+    assert s.quality_embedding == "X_scvi"  # the report's embedding: the first required key
+    s, _ = settings(required_obsm_keys=["X_scvi", "X_pca"], hard_negatives={"enabled": True})
+    assert s.hard_negatives.obsm_key == "X_scvi"
+    assert s.hard_negatives.exclude_same_annotation is False  # no annotation_key: noted
+    assert any("exclude_same_annotation" in note for note in s.notes)
+    s, _ = settings(
+        required_obsm_keys=["X_scvi", "X_pca"],
+        hard_negatives={"enabled": True, "obsm_key": "X_pca", "sampling": "top"},
+    )
+    assert (s.hard_negatives.obsm_key, s.hard_negatives.sampling) == ("X_pca", "top")
+    assert s.quality_embedding == "X_pca"  # the report measures in the mining embedding
+
+
+@pytest.mark.parametrize(
+    "creation, expected",
+    [
+        (
+            {
+                "required_obsm_keys": ["X_pca"],
+                "hard_negatives": {"enabled": True, "obsm_key": "X_umap"},
+            },
+            "'X_umap', which is not among dataset_creation.required_obsm_keys ['X_pca']",
+        ),
+        ({"hard_negatives": {"enabled": True}}, "no embedding is named"),
+        (
+            {
+                "required_obsm_keys": ["X_pca"],
+                "hard_negatives": {"enabled": True, "range_min": 9, "range_max": 9},
+            },
+            "range_max' (9) must be greater than range_min (9)",
+        ),
+        ({"hard_negatives": {"relative_margin": 1.5}}, "relative_margin"),
+        ({"hard_negatives": {"sampling": "nearest"}}, "sampling"),
+        ({"hard_negatives": {"range_maximum": 9}}, "range_max"),  # unknown key: the closest one
+        (
+            {
+                "dataset_format": "pairs",
+                "required_obsm_keys": ["X_pca"],
+                "hard_negatives": {"enabled": True},
+            },
+            "made for the multiplets format",
+        ),
+    ],
+)
+def test_bad_hard_negative_settings_are_config_errors(creation, expected):
+    with pytest.raises(ConfigError, match="invalid configuration") as error:
+        settings(**creation)
+    assert expected in str(error.value)

@@ -151,6 +151,28 @@ def get_shard_inputs(wildcards):
     return inputs
 
 
+# The split's cells in the report (and mining) embedding: see steps/embedding.py.
+EMBEDDING_FILES = {
+    "vectors": f"results/embedding/{NAME}/{{split}}.vectors.npy",
+    "cells": f"results/embedding/{NAME}/{{split}}.cells.arrow",
+    "lists": f"results/embedding/{NAME}/{{split}}.lists.npz",
+}
+
+
+def embedding_files(split):
+    return {name: path.format(split=split) for name, path in EMBEDDING_FILES.items()}
+
+
+def get_negatives_inputs(wildcards):
+    inputs = {
+        "index": f"results/index/{NAME}/{wildcards.split}.arrow",
+        "pool": f"results/negative_pool/{NAME}/{wildcards.split}.arrow",
+    }
+    if SETTINGS.hard_negatives is not None:
+        inputs.update(embedding_files(wildcards.split))
+    return inputs
+
+
 def get_negative_quality_inputs(wildcards):
     split = wildcards.split
     return {
@@ -159,8 +181,7 @@ def get_negative_quality_inputs(wildcards):
         "negatives": per_chunk(
             f"results/negatives/{NAME}/{{split}}/{{chunk}}.arrow", split
         ),
-        # the embedding and annotation are read from the chunks
-        "chunks": [str(c.path) for c in CHUNKS[split]],
+        **embedding_files(split),
     }
 
 
@@ -198,7 +219,8 @@ def get_dataset_inputs(wildcards):
 
 RUN_STARTED = time.time()
 OUR_OUTPUT = re.compile(
-    r"results/(validate|index|negative_pool|sentences|negatives|negative_quality|upload|shards"
+    r"results/(validate|index|negative_pool|embedding|sentences|negatives|negative_quality|upload"
+    r"|shards"
     r"|splits|dataset|hub|report)"
     rf"/{re.escape(NAME)}/"
 )

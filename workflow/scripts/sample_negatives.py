@@ -5,12 +5,19 @@ import time
 import _package  # noqa: F401  (this checkout's package before any installed one)
 
 from adata_hf_datasets.io.files import write_json
+from adata_hf_datasets.records import HardNegativeSpec
 from adata_hf_datasets.steps.negatives import chunk_negatives, write_negatives
 from adata_hf_datasets.steps.runtime import run_step
 
 
 def main(smk, log):
     start = time.perf_counter()
+    mining = embedding = None
+    if smk.params.mining is not None:
+        from adata_hf_datasets.steps.embedding import read_split_embedding
+
+        mining = HardNegativeSpec.from_json(smk.params.mining)
+        embedding = read_split_embedding(smk.input.vectors, smk.input.cells, smk.input.lists)
     table, counts = chunk_negatives(
         smk.input.index,
         smk.input.pool,
@@ -19,6 +26,8 @@ def main(smk, log):
         k=smk.params.k,
         seed=smk.params.seed,
         distinct_captions=smk.params.distinct_captions,
+        mining=mining,
+        embedding=embedding,
     )
     write_negatives(table, smk.output.negatives)
     write_json(smk.output.counts, counts.to_dict())

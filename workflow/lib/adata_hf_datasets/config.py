@@ -30,7 +30,7 @@ from .core.formats import (
 from .core.naming import dataset_id, repo_name_problem
 from .core.semantic import similarity_embedding
 from .errors import AdataHfError
-from .records import CardSettings, InputRules, InspectionSpec, SentenceSpec
+from .records import CardSettings, HardNegativeSpec, InputRules, InspectionSpec, SentenceSpec
 
 if TYPE_CHECKING:  # jsonschema is imported where the config is validated, not by every job
     import jsonschema
@@ -129,6 +129,7 @@ class Settings:
     use_highly_variable: bool
     similarity_obsm_key: str
     negatives_per_sample: int
+    hard_negatives: HardNegativeSpec | None
     resolve_negatives: bool
     seed: int
     on_missing_caption: str
@@ -176,8 +177,11 @@ class Settings:
     @property
     def quality_embedding(self) -> str | None:
         """The obsm key the negative-quality report measures similarities in (DESIGN.md 4b):
-        ``similarity_obsm_key`` (by default the first of ``required_obsm_keys``) when the
-        chunks are checked to have it; None (fractions only) when no embedding is required."""
+        the mining embedding, else ``similarity_obsm_key`` (by default the first of
+        ``required_obsm_keys``) when the chunks are checked to have it; None (fractions only)
+        when no embedding is required."""
+        if self.hard_negatives is not None:
+            return self.hard_negatives.obsm_key
         if self.needs_similarity or self.similarity_obsm_key in self.required_obsm_keys:
             return self.similarity_obsm_key
         return None
@@ -216,7 +220,12 @@ class Settings:
         return InspectionSpec(
             caption_key=self.caption_key if self.uses_captions else None,
             batch_key=self.batch_key if self.uses_captions else None,
-            annotation_key=self.annotation_key if self.needs_annotation else None,
+            annotation_key=(
+                self.annotation_key
+                if self.needs_annotation
+                or (self.hard_negatives and self.hard_negatives.exclude_same_annotation)
+                else None
+            ),
             required_obsm_keys=self.required_obsm_keys,
             obs_sentence_columns=self.obs_sentence_columns,
             expression_matrix=self.expression_matrix if self.needs_expression else None,
@@ -297,6 +306,63 @@ def _format_problems(problems: list[str]) -> str:
     return f"invalid configuration ({len(problems)} problem(s)):\n{lines}"
 
 
+def _hard_negatives(
+    creation: dict,
+    *,
+    dataset_format: str,
+    annotation_key: str | None,
+    problems: list[str],
+    notes: list[str],
+) -> HardNegativeSpec | None:
+    """The resolved ``hard_negatives`` block, or None when it is off; its problems appended."""
+    block = creation["hard_negatives"]
+    if not block["enabled"]:
+        return None
+    where = "config key 'dataset_creation.hard_negatives"
+    required = list(creation["required_obsm_keys"])
+    obsm_key = block["obsm_key"] or (required[0] if required else None)
+    found = len(problems)
+    if dataset_format != "multiplets":
+        problems.append(
+            f"{where}.enabled' is true but dataset_format is '{dataset_format}': mined negatives "
+            "are made for the multiplets format: set dataset_format: multiplets or "
+            "hard_negatives.enabled: false"
+        )
+    if obsm_key is None:
+        problems.append(
+            f"{where}.enabled' is true but no embedding is named: set hard_negatives.obsm_key "
+            "and list it in dataset_creation.required_obsm_keys (e.g. [X_pca])"
+        )
+    elif obsm_key not in required:
+        problems.append(
+            f"{where}.obsm_key' is {obsm_key!r}, which is not among "
+            f"dataset_creation.required_obsm_keys {required}: add it there, so every chunk is "
+            "checked to have it before any job runs"
+        )
+    if block["range_max"] <= block["range_min"]:
+        problems.append(
+            f"{where}.range_max' ({block['range_max']}) must be greater than range_min "
+            f"({block['range_min']}): the window [range_min, range_max) is empty"
+        )
+    guard = block["exclude_same_annotation"]
+    if guard and annotation_key is None:
+        notes.append(
+            "hard_negatives.exclude_same_annotation is on but annotation_key is null: mined "
+            "negatives are not kept out of the anchor's annotation"
+        )
+        guard = False
+    if len(problems) > found:
+        return None
+    return HardNegativeSpec(
+        obsm_key=obsm_key,
+        range_min=block["range_min"],
+        range_max=block["range_max"],
+        sampling=block["sampling"],
+        relative_margin=block["relative_margin"],
+        exclude_same_annotation=guard,
+    )
+
+
 def _resolve(config: dict, *, explicit: set[str]) -> Settings:
     """The settings of a config whose defaults are filled in; ``explicit``: the keys among
     those whose meaning depends on it that the user's config set itself."""
@@ -348,6 +414,9 @@ def _resolve(config: dict, *, explicit: set[str]) -> Settings:
     similarity_key = similarity_embedding(
         creation["similarity_obsm_key"], creation["required_obsm_keys"]
     )
+    hard_negatives = _hard_negatives(
+        creation, dataset_format=fmt, annotation_key=annotation_key, problems=problems, notes=notes
+    )
     output_name = dataset_id(name, fmt, caption_key)
     if creation["push_to_hub"]:
         problem = repo_name_problem(output_name)
@@ -392,6 +461,7 @@ def _resolve(config: dict, *, explicit: set[str]) -> Settings:
         use_highly_variable=creation["use_highly_variable"],
         similarity_obsm_key=similarity_key,
         negatives_per_sample=creation["negatives_per_sample"],
+        hard_negatives=hard_negatives,
         resolve_negatives=creation["resolve_negatives"],
         seed=creation["seed"],
         on_missing_caption=creation["on_missing_caption"],

@@ -14,6 +14,7 @@ and seed give the same rows as ``snakemake``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ import pyarrow as pa
 from .config import creation_defaults
 from .core.formats import CAPTION_FORMATS, DATASET_FORMATS, DatasetFormat, FormatSpec
 from .core.genes import highly_variable_mask, resolve_gene_names
+from .core.hard_negatives import MiningSettings
+from .core.negative_quality import unit_rows
 from .core.ranking import CellSentenceBuilder
 from .core.rows import RowCounts, shard_batches
 from .core.semantic import annotation_sums, similar_annotations, similarity_embedding
@@ -34,6 +37,8 @@ from .core.spelling import append_annotation
 from .core.text import as_text, missing_mask
 from .errors import InputError
 from .io.discovery import chunk_name as chunk_name_of
+from .records import HardNegativeSpec
+from .steps.embedding import split_embedding_of
 from .steps.negatives import negatives_of_chunk
 from .steps.shard import SentenceResolver, chunk_shard_inputs
 from .steps.split_index import index_table, negative_pool
@@ -150,6 +155,9 @@ class _Chunk:
     meta: pa.Table  # sample_idx, caption, batch: as the workflow's meta tables
     sentences: pa.Table
     link: str
+    vectors: np.ndarray | None = None  # the mining embedding's unit rows
+    without_direction: int = 0
+    annotations: np.ndarray | None = None  # text, None where missing
 
 
 class AnnDataSetConstructor:
@@ -167,6 +175,11 @@ class AnnDataSetConstructor:
         The random stream of a chunk derives from (seed, split, chunk name), as in the workflow.
     on_missing_caption
         ``"drop"`` (counted) or ``"error"``.
+    hard_negatives
+        Mine the caption negatives, as the config's ``dataset_creation.hard_negatives`` block
+        (``obsm_key`` is required here; ``enabled`` may be left out): e.g.
+        ``{"obsm_key": "X_pca", "range_max": 50}``. ``add_anndata`` then needs the chunks'
+        ``obsm[obsm_key]`` (and takes ``annotation_key`` for the annotation guard).
     """
 
     def __init__(
@@ -178,6 +191,7 @@ class AnnDataSetConstructor:
         seed: int = _DEFAULTS["seed"],
         split: str = "train",
         on_missing_caption: Literal["drop", "error"] = _DEFAULTS["on_missing_caption"],
+        hard_negatives: dict[str, Any] | None = None,
     ) -> None:
         if dataset_format not in DATASET_FORMATS:
             raise ValueError(
@@ -196,6 +210,8 @@ class AnnDataSetConstructor:
         self.sentence_keys: tuple[str, ...] | None = None
         self.chunks: list[_Chunk] = []
         self.stats: dict = {}
+        self.hard_negatives = _hard_negative_spec(hard_negatives, dataset_format)
+        self.annotation_key: str | None = None
 
     def add_anndata(
         self,
@@ -206,9 +222,11 @@ class AnnDataSetConstructor:
         adata_link: str | None = None,
         *,
         chunk_name: str | None = None,
+        annotation_key: str | None = None,
     ) -> AnnDataSetConstructor:
         """Add one chunk. ``chunk_name`` defaults to the file name of ``adata_link`` without
-        its suffix (``.../train/chunk_0.zarr`` -> ``chunk_0``), as the workflow names chunks."""
+        its suffix (``.../train/chunk_0.zarr`` -> ``chunk_0``), as the workflow names chunks.
+        ``annotation_key``: the obs column of the annotation guard of ``hard_negatives``."""
         keys = tuple(sentence_keys)
         if self.sentence_keys is not None and keys != self.sentence_keys:
             raise ValueError(
@@ -255,6 +273,20 @@ class AnnDataSetConstructor:
             else:
                 columns[key] = pa.array(as_text(obs[key].to_numpy()), pa.string())
         self.sentence_keys = keys
+        vectors, without_direction, annotations = None, 0, None
+        mining = self.hard_negatives
+        if mining is not None:
+            if mining.obsm_key not in adata.obsm:
+                raise InputError(
+                    f"chunk '{name}': obsm key '{mining.obsm_key}' not found (present: "
+                    f"{list(adata.obsm)}); hard_negatives mines in it"
+                )
+            vectors, without_direction = unit_rows(np.asarray(adata.obsm[mining.obsm_key]))
+            if annotation_key is not None and mining.exclude_same_annotation:
+                if annotation_key not in obs:
+                    raise InputError(f"chunk '{name}': obs column '{annotation_key}' not found")
+                annotations = as_text(obs[annotation_key].to_numpy())
+            self.annotation_key = annotation_key
         meta = pa.table(
             {
                 "sample_idx": pa.array(ids, pa.string()),
@@ -263,7 +295,15 @@ class AnnDataSetConstructor:
             }
         )
         self.chunks.append(
-            _Chunk(name=name, meta=meta, sentences=pa.table(columns), link=adata_link or "")
+            _Chunk(
+                name=name,
+                meta=meta,
+                sentences=pa.table(columns),
+                link=adata_link or "",
+                vectors=vectors,
+                without_direction=without_direction,
+                annotations=annotations,
+            )
         )
         return self
 
@@ -299,6 +339,7 @@ class AnnDataSetConstructor:
             return lambda rows: column.take(pa.array(rows)).combine_chunks()
 
         resolver = SentenceResolver(index, sentences_of)
+        embedding = self._embedding(index, pool) if needs_captions else None
         batches: list[pa.RecordBatch] = []
         self.stats = {"chunks": {}}
         for chunk in self.chunks:
@@ -313,6 +354,8 @@ class AnnDataSetConstructor:
                     k=self.negatives_per_sample,
                     seed=self.seed,
                     distinct_captions=self.dataset_format == "pairs",
+                    mining=self.hard_negatives,
+                    embedding=embedding,
                 )
                 stats["negative_levels"] = counts.to_dict()
             inputs = chunk_shard_inputs(
@@ -333,3 +376,58 @@ class AnnDataSetConstructor:
             self.stats["chunks"][chunk.name] = stats
         table = pa.Table.from_batches(batches, schema=spec.schema())
         return datasets.Dataset(table, info=datasets.DatasetInfo(features=spec.features()))
+
+    def _embedding(self, index: pa.Table, pool):
+        """The split's mining embedding (as ``index_split_embedding`` makes it), or None."""
+        mining = self.hard_negatives
+        if mining is None:
+            return None
+        in_pool = index.column("pool_pos").to_numpy() >= 0
+        vectors = np.concatenate([c.vectors for c in self.chunks])[in_pool]
+        annotations = None
+        if self.annotation_key is not None and mining.exclude_same_annotation:
+            text = np.concatenate([c.annotations for c in self.chunks])[in_pool]
+            present = np.array([t is not None and t != "" for t in text], dtype=bool)
+            annotations = np.full(text.size, -1, dtype=np.int32)
+            _, codes = np.unique(text[present].astype(str), return_inverse=True)
+            annotations[present] = codes
+        return split_embedding_of(
+            vectors,
+            annotations,
+            pool,
+            key=mining.obsm_key,
+            annotation_key=self.annotation_key,
+            without_direction=sum(c.without_direction for c in self.chunks),
+            mining=True,
+            seed=self.seed,
+        )
+
+
+def _hard_negative_spec(
+    options: dict[str, Any] | None, dataset_format: str
+) -> HardNegativeSpec | None:
+    """The API's ``hard_negatives`` option as the workflow resolves the config block."""
+    if options is None:
+        return None
+    defaults = dict(_DEFAULTS["hard_negatives"])
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ValueError(f"hard_negatives: unknown option(s) {unknown}; known: {sorted(defaults)}")
+    block = defaults | {"enabled": True} | dict(options)
+    if not block["enabled"]:
+        return None
+    if dataset_format != "multiplets":
+        raise ValueError(
+            f"hard_negatives: mined negatives are made for the multiplets format, not "
+            f"{dataset_format!r}"
+        )
+    if not block["obsm_key"]:
+        raise ValueError("hard_negatives: name the embedding to mine in: obsm_key='X_pca'")
+    settings = MiningSettings(  # checks the ranges, the margin and the sampling
+        range_min=block["range_min"],
+        range_max=block["range_max"],
+        sampling=block["sampling"],
+        relative_margin=block["relative_margin"],
+        exclude_same_annotation=block["exclude_same_annotation"],
+    )
+    return HardNegativeSpec(obsm_key=block["obsm_key"], **dataclasses.asdict(settings))

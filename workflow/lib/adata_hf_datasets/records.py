@@ -44,6 +44,7 @@ __all__ = [
     "ChunkReport",
     "DroppedRows",
     "GeneDuplicates",
+    "HardNegativeSpec",
     "InputRules",
     "InputsSummary",
     "InspectionSpec",
@@ -176,6 +177,19 @@ class InspectionSpec(Record):
     @property
     def needs_annotation(self) -> bool:
         return self.annotation_key is not None
+
+
+@dataclass(frozen=True)
+class HardNegativeSpec(Record):
+    """The ``hard_negatives`` block when it is enabled (DESIGN.md section 4b), resolved:
+    ``obsm_key`` is set, and ``exclude_same_annotation`` is false without an annotation."""
+
+    obsm_key: str
+    range_min: int = 0
+    range_max: int = 50
+    sampling: Literal["random", "top"] = "random"
+    relative_margin: float | None = 0.05
+    exclude_same_annotation: bool = True
 
 
 @dataclass(frozen=True)
@@ -479,3 +493,5 @@ class CardSettings(Record):
     embedding_generation: str | None = None
     dataset_type_explanation: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    hard_negatives: HardNegativeSpec | None = None
+    """The mining settings, when the caption negatives are mined."""

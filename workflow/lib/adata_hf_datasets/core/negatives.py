@@ -90,6 +90,12 @@ class FallbackCounts:
     caption_none
         Caption columns left without a negative because no caption new to the row was left
         (``pairs``, where each negative must bring a caption of its own; that row is left out).
+    mined_same_batch
+        Caption negatives mined from the anchor's batch (``hard_negatives``; preferred level).
+    mined_other_batch
+        Caption negatives mined from another batch (the anchor's batch had no free cell in the
+        window; fallback). A caption column that no level could mine keeps its random negative,
+        counted at its random level above.
     """
 
     caption_same_batch: int = 0
@@ -99,6 +105,8 @@ class FallbackCounts:
     sentence_other_batch: int = 0
     repeated: int = 0
     caption_none: int = 0
+    mined_same_batch: int = 0
+    mined_other_batch: int = 0
 
     def __post_init__(self) -> None:
         # Coerce numpy integers to int so to_dict() is JSON-serialisable as is.
@@ -113,6 +121,13 @@ class FallbackCounts:
             return NotImplemented
         return FallbackCounts(
             **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+    def __sub__(self, other: FallbackCounts) -> FallbackCounts:
+        if not isinstance(other, FallbackCounts):
+            return NotImplemented
+        return FallbackCounts(
+            **{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)}
         )
 
     def __radd__(self, other: object) -> FallbackCounts:
@@ -137,14 +152,20 @@ class FallbackCounts:
         return sum(getattr(self, f.name) for f in fields(self))
 
     def to_dict(self) -> dict[str, int]:
-        """Return the counts by field name, in field order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Return the counts by field name, in field order (the mined levels only when a
+        negative was mined, so a dataset without mining records what it always did)."""
+        counts = {f.name: getattr(self, f.name) for f in fields(self)}
+        if not (self.mined_same_batch or self.mined_other_batch):
+            del counts["mined_same_batch"], counts["mined_other_batch"]
+        return counts
 
     @classmethod
     def from_dict(cls, data: dict[str, int]) -> FallbackCounts:
-        """Inverse of :meth:`to_dict`; unknown or missing keys are an error."""
+        """Inverse of :meth:`to_dict`; unknown or missing keys are an error (the mined levels
+        may be missing: files written before mining existed)."""
         expected = {f.name for f in fields(cls)}
-        if set(data) != expected:
+        optional = {"mined_same_batch", "mined_other_batch"}
+        if not expected - optional <= set(data) <= expected:
             raise ValueError(
                 f"FallbackCounts.from_dict: expected keys {sorted(expected)}, got {sorted(data)}"
             )

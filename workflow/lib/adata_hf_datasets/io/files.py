@@ -25,6 +25,7 @@ __all__ = [
     "sha256_file",
     "write_ipc_stream",
     "write_json",
+    "write_npz",
     "write_table",
     "write_text",
 ]
@@ -163,6 +164,21 @@ def write_json(path: str | Path, payload: Any) -> None:
     """Write JSON atomically, keys sorted (the same payload always gives the same bytes)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def write_npz(path: str | Path, arrays: dict) -> None:
+    """Write arrays as an ``.npz`` (``numpy.load`` reads it) atomically and byte-reproducibly:
+    ``numpy.savez`` stamps each member with the time, so the same arrays would give other
+    bytes on every run."""
+    import zipfile
+
+    import numpy as np
+
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -156,6 +156,16 @@ class ChunkReader(Closing):
         return self._group_keys("obsm")
 
     def obsm(self, key: str) -> np.ndarray:
+        if self._file is None:  # zarr: a dense array is read as is (no anndata, no pandas)
+            element = self.root[f"obsm/{key}"]
+            if element.attrs.get("encoding-type") == "array" and hasattr(element, "shape"):
+                try:
+                    return np.asarray(element[...])
+                except Exception as error:
+                    raise ChunkReadError(
+                        f"{self.path}: element 'obsm/{key}' cannot be read "
+                        f"({type(error).__name__}: {error})"
+                    ) from error
         import pandas as pd
 
         value = self._read(f"obsm/{key}")

@@ -141,6 +141,7 @@ def card_variables(
         "negative_fallbacks": fallbacks,
         "total_negative_fallbacks": sum(sum(levels.values()) for levels in fallbacks.values()),
         "warnings": list(warnings),
+        "hard_negatives": card.hard_negatives.to_json() if card.hard_negatives else None,
         "negative_quality_rows": [
             {key: table_cell(value, html=False) for key, value in row.items()}
             for row in quality_table_rows(negative_quality or {})

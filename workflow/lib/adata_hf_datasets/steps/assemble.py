@@ -156,6 +156,8 @@ _CAPTION_LEVELS = (
     "caption_other_batch",
     "caption_as_sentence",
     "caption_none",
+    "mined_same_batch",
+    "mined_other_batch",
 )
 _LEVEL_WARNINGS = {
     "caption_other_batch": "caption negatives came from another batch (no other caption in "
@@ -168,6 +170,8 @@ _LEVEL_WARNINGS = {
     "distinct ones)",
     "caption_none": "negatives are missing (no caption new to the row was left): those pairs "
     "rows are left out",
+    "mined_other_batch": "caption negatives were mined from another batch (no eligible cell "
+    "of the anchor's batch in the window)",
 }
 
 
@@ -185,6 +189,14 @@ def dataset_warnings(splits: Mapping[str, SplitRecord], inputs: InputsSummary) -
             of = caption_total if level in _CAPTION_LEVELS else total
             if of and count > FALLBACK_SHARE * of:
                 warnings.append(f"{split}: {count:,} of {of:,} ({count / of:.0%}) {what}")
+        mined = levels.get("mined_same_batch", 0) + levels.get("mined_other_batch", 0)
+        not_mined = sum(levels.get(level, 0) for level in _CAPTION_LEVELS[:3])
+        if mined and caption_total and not_mined > FALLBACK_SHARE * caption_total:
+            warnings.append(
+                f"{split}: {not_mined:,} of {caption_total:,} ({not_mined / caption_total:.0%}) "
+                "caption negatives could not be mined (no eligible cell in the window "
+                "[range_min, range_max)) and are random"
+            )
         if total and record.captions == 1:
             warnings.append(
                 f"{split}: every cell has the same caption: no caption negative can differ "

@@ -8,8 +8,12 @@ import numpy as np
 import pyarrow as pa
 
 from ..core.caption_negatives import sample_distinct_caption_negatives
+from ..core.formats import is_caption_negative
+from ..core.hard_negatives import MiningSettings, mine_caption_negatives
 from ..core.negatives import FallbackCounts, NegativePool, chunk_rng, sample_negatives
 from ..io.files import read_table, write_table
+from ..records import HardNegativeSpec
+from .embedding import SplitEmbedding
 from .split_index import chunk_pool_rows, read_index, read_negative_pool
 
 __all__ = ["chunk_negatives", "negatives_of_chunk", "read_negatives", "write_negatives"]
@@ -24,18 +28,95 @@ def negatives_of_chunk(
     k: int,
     seed: int,
     distinct_captions: bool = False,
+    mining: HardNegativeSpec | None = None,
+    embedding: SplitEmbedding | None = None,
 ) -> tuple[np.ndarray, np.ndarray, FallbackCounts]:
     """``(anchor rows in the chunk, (n, k) pool positions, counts)`` for the anchors of ``chunk``.
 
     ``distinct_captions`` (the ``pairs`` format): every column is a caption negative whose
     caption is new to its row (-1 where none is left); else odd columns are caption negatives
     and even ones sentence negatives. The random stream comes from (seed, split, chunk) only,
-    so the result does not depend on how many jobs run or in which order.
+    so the result does not depend on how many jobs run or in which order. ``mining`` (with the
+    split's ``embedding``): the caption columns are mined where a level has a free cell in the
+    window (DESIGN.md section 4b), from a stream of their own.
     """
     anchors, rows = chunk_pool_rows(index, chunk)
     sample = sample_distinct_caption_negatives if distinct_captions else sample_negatives
     negatives, counts = sample(pool, anchors, k=k, rng=chunk_rng(seed, split, chunk))
+    if mining is not None and embedding is not None:
+        negatives, counts = _mine(
+            pool, embedding, anchors, negatives, counts, mining, seed=seed, split=split, chunk=chunk
+        )
     return rows, negatives, counts
+
+
+def _mine(
+    pool: NegativePool,
+    embedding: SplitEmbedding,
+    anchors: np.ndarray,
+    negatives: np.ndarray,
+    counts: FallbackCounts,
+    mining: HardNegativeSpec,
+    *,
+    seed: int,
+    split: str,
+    chunk: str,
+) -> tuple[np.ndarray, FallbackCounts]:
+    """The random negatives with their caption columns mined; the counts follow."""
+    columns = [j for j in range(negatives.shape[1]) if is_caption_negative(j + 1)]
+    mined, levels = mine_caption_negatives(
+        embedding.index,
+        anchors,
+        negatives,
+        columns,
+        captions=pool.caption_codes,
+        batches=pool.batch_codes,
+        annotations=embedding.annotations if mining.exclude_same_annotation else None,
+        references=embedding.references if mining.relative_margin is not None else None,
+        settings=MiningSettings(
+            range_min=mining.range_min,
+            range_max=mining.range_max,
+            sampling=mining.sampling,
+            relative_margin=mining.relative_margin,
+            exclude_same_annotation=mining.exclude_same_annotation,
+        ),
+        rng=chunk_rng(seed, split, f"{chunk}/hard-negatives"),
+    )
+    replaced = _random_caption_levels(pool, anchors, negatives, levels > 0)
+    counts = (
+        counts
+        - replaced
+        + FallbackCounts(
+            mined_same_batch=int(np.count_nonzero(levels == 1)),
+            mined_other_batch=int(np.count_nonzero(levels == 2)),
+        )
+    )
+    return mined, counts
+
+
+def _random_caption_levels(
+    pool: NegativePool, anchors: np.ndarray, negatives: np.ndarray, where: np.ndarray
+) -> FallbackCounts:
+    """The levels the sampler counted for the random caption negatives at ``where`` (they are
+    read back from the codes: another caption in the anchor's batch, in another batch, the
+    anchor's caption, or a repeat of an earlier negative of the row)."""
+    rows, columns = np.nonzero(where)
+    if not rows.size:
+        return FallbackCounts()
+    chosen = negatives[rows, columns]
+    anchor = anchors[rows]
+    earlier = negatives[rows]
+    repeat = (
+        (earlier == chosen[:, None]) & (np.arange(negatives.shape[1]) < columns[:, None])
+    ).any(axis=1)
+    other_caption = pool.caption_codes[chosen] != pool.caption_codes[anchor]
+    same_batch = pool.batch_codes[chosen] == pool.batch_codes[anchor]
+    return FallbackCounts(
+        caption_same_batch=int(np.count_nonzero(~repeat & other_caption & same_batch)),
+        caption_other_batch=int(np.count_nonzero(~repeat & other_caption & ~same_batch)),
+        caption_as_sentence=int(np.count_nonzero(~repeat & ~other_caption)),
+        repeated=int(np.count_nonzero(repeat)),
+    )
 
 
 def chunk_negatives(
@@ -47,6 +128,8 @@ def chunk_negatives(
     k: int,
     seed: int,
     distinct_captions: bool = False,
+    mining: HardNegativeSpec | None = None,
+    embedding: SplitEmbedding | None = None,
 ) -> tuple[pa.Table, FallbackCounts]:
     """Negatives for the anchors of ``chunk``: a table ``row, negative_1 .. negative_k``.
 
@@ -63,6 +146,8 @@ def chunk_negatives(
         k=k,
         seed=seed,
         distinct_captions=distinct_captions,
+        mining=mining,
+        embedding=embedding,
     )
     columns = {"row": pa.array(rows.astype(np.int32))}
     for j in range(k):
