@@ -55,7 +55,7 @@ def brute_force(vectors, anchor, caption, batch, annotation, reference, settings
 )
 def test_the_ranked_eligible_cells_are_exactly_brute_force_search(n_lists, settings, same_batch):
     vectors, caption, batch, annotation, reference = clustered(3000)
-    # with caption codes the index orders each segment by caption (the anchor's own is skipped)
+    # with caption codes the lists are split by caption (the anchor's own are skipped)
     index = build_mining_index(
         vectors, batch, seed=5, n_lists=n_lists, caption_codes=caption if n_lists > 1 else None
     )
