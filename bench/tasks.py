@@ -333,7 +333,7 @@ def _task_mine(task: dict) -> dict:
         mine_caption_negatives,
         ranked_eligible,
     )
-    from adata_hf_datasets.core.negative_quality import caption_sums, positive_references
+    from adata_hf_datasets.core.negative_quality import positive_references
     from adata_hf_datasets.core.negatives import NegativePool, chunk_rng, sample_negatives
 
     n, m = task["pool"], task["anchors"]
@@ -343,8 +343,7 @@ def _task_mine(task: dict) -> dict:
     settings = MiningSettings(range_max=task["range_max"])
     seconds = {}
     t = time.perf_counter()
-    sums, counts = caption_sums(vectors, caption, task["captions"])
-    reference = positive_references(vectors, caption, sums, counts)
+    reference = positive_references(vectors, caption)
     index = build_mining_index(vectors, batch, seed=SEED)
     pool = NegativePool(batch, caption)
     seconds["index"] = time.perf_counter() - t

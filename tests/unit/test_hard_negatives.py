@@ -13,7 +13,7 @@ from adata_hf_datasets.core.hard_negatives import (
     mine_caption_negatives,
     ranked_eligible,
 )
-from adata_hf_datasets.core.negative_quality import caption_sums, positive_references, unit_rows
+from adata_hf_datasets.core.negative_quality import positive_references, unit_rows
 from adata_hf_datasets.core.negatives import NegativePool, chunk_rng, sample_negatives
 
 
@@ -26,8 +26,7 @@ def clustered(n: int, *, d: int = 12, captions: int = 9, batches: int = 3, seed:
     batch = rng.integers(0, batches, n)
     vectors, _ = unit_rows(centres[caption] + shifts[batch] + rng.normal(scale=0.6, size=(n, d)))
     annotation = caption // 3
-    sums, counts = caption_sums(vectors, caption, captions)
-    reference = positive_references(vectors, caption, sums, counts)
+    reference = positive_references(vectors, caption)
     return vectors, caption, batch, annotation, reference
 
 

@@ -9,7 +9,6 @@ import pytest
 from adata_hf_datasets.core import negative_quality as nq
 from adata_hf_datasets.core.negative_quality import (
     PairTally,
-    caption_sums,
     pair_similarity,
     positive_references,
     unit_rows,
@@ -31,14 +30,19 @@ def test_rows_without_direction_are_counted_and_give_zero_similarity():
     )
 
 
-def test_positive_reference_is_the_cosine_with_the_centroid_of_the_other_cells_of_the_caption():
+@pytest.mark.parametrize("block", [65536, 50, 3])  # whole captions at a time, or in pieces
+def test_positive_reference_is_the_cosine_with_the_centroid_of_the_other_cells_of_the_caption(
+    monkeypatch, block
+):
+    monkeypatch.setattr(nq, "_BLOCK", block)
     vectors = _vectors(300)
     captions = np.random.default_rng(1).integers(0, 7, 300)
     captions[0] = 7  # alone with its caption: no reference
-    sums, counts = caption_sums(vectors, captions, 8)
-    got = positive_references(vectors, captions, sums, counts)
+    captions[1:40] = 100 + np.arange(39)  # a caption per cell: none either
+    got = positive_references(vectors, captions)
+    assert np.isnan(got[:40]).all()
     assert np.isnan(got[0])
-    for cell in range(1, 300):
+    for cell in range(40, 300):
         others = vectors[(captions == captions[cell]) & (np.arange(300) != cell)].astype(np.float64)
         centroid = others.mean(axis=0)
         expected = vectors[cell] @ centroid / np.linalg.norm(centroid)

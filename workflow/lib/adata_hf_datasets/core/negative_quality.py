@@ -23,7 +23,6 @@ __all__ = [
     "BINS",
     "QUANTILES",
     "PairTally",
-    "caption_sums",
     "histogram_quantiles",
     "pair_similarity",
     "positive_references",
@@ -74,46 +73,59 @@ def _blocks(n: int) -> Iterator[slice]:
         yield slice(start, min(start + _BLOCK, n))
 
 
-def caption_sums(
-    vectors: np.ndarray, caption_codes: np.ndarray, n_codes: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per caption code: the sum of its cells' unit vectors (float64) and its number of cells.
-
-    Summed block by block in position order, so the sums are the same on every run.
-    Memory: ``n_codes x dim`` float64 (50-d, 10,000 captions: 4 MB).
-    """
-    codes = np.asarray(caption_codes, dtype=np.int64)
-    sums = np.zeros((n_codes, vectors.shape[1]), dtype=np.float64)
-    for block in _blocks(codes.size):
-        part = codes[block]
-        order = np.argsort(part, kind="stable")
-        sorted_codes = part[order]
-        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-        rows = np.asarray(vectors[block], dtype=np.float64)[order]
-        sums[sorted_codes[starts]] += np.add.reduceat(rows, starts, axis=0)
-    counts = np.bincount(codes, minlength=n_codes)
-    return sums, counts
-
-
-def positive_references(
-    vectors: np.ndarray, caption_codes: np.ndarray, sums: np.ndarray, counts: np.ndarray
-) -> np.ndarray:
+def positive_references(vectors: np.ndarray, caption_codes: np.ndarray) -> np.ndarray:
     """Each cell's *positive reference*: its cosine with the centroid of the other cells of the
     split that share its caption (NaN when it is its caption's only cell).
 
     This is how similar the anchor is to what it should be matched with; a negative more
     similar than that is suspicious (it may be a false negative).
+
+    The cells are visited in caption order, a block of whole captions at a time (a caption
+    larger than a block in pieces, twice), so memory stays at one block of vectors whatever the
+    number of captions (a caption per cell included) and the sums are the same on every run.
     """
     codes = np.asarray(caption_codes, dtype=np.int64)
-    out = np.full(codes.size, np.nan, dtype=np.float64)
-    for block in _blocks(codes.size):
-        own = np.asarray(vectors[block], dtype=np.float64)
-        others = sums[codes[block]] - own
-        norms = np.sqrt(np.einsum("ij,ij->i", others, others))
-        defined = (counts[codes[block]] > 1) & (norms > 1e-12)
-        dots = np.einsum("ij,ij->i", own, others)
-        out[block] = np.where(defined, dots / np.where(defined, norms, 1.0), np.nan)
+    n = codes.size
+    out = np.full(n, np.nan, dtype=np.float64)
+    if not n:
+        return out
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    bounds = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1], True])
+    first = 0
+    while first < bounds.size - 1:
+        # whole captions up to a block, or one caption larger than a block
+        last = int(np.searchsorted(bounds, bounds[first] + _BLOCK, side="right")) - 1
+        last = max(last, first + 1)
+        lo, hi = int(bounds[first]), int(bounds[last])
+        if hi - lo <= _BLOCK:
+            rows = np.asarray(vectors[order[lo:hi]], dtype=np.float64)
+            starts = bounds[first:last] - lo
+            sums = np.add.reduceat(rows, starts, axis=0)
+            sizes = np.diff(bounds[first : last + 1])
+            member_sums = np.repeat(sums, sizes, axis=0)
+            member_sizes = np.repeat(sizes, sizes)
+            out[order[lo:hi]] = _reference(rows, member_sums, member_sizes)
+        else:
+            total = np.zeros(vectors.shape[1], dtype=np.float64)
+            for start in range(lo, hi, _BLOCK):
+                piece = order[start : min(start + _BLOCK, hi)]
+                total += np.asarray(vectors[piece], dtype=np.float64).sum(axis=0)
+            for start in range(lo, hi, _BLOCK):
+                positions = order[start : min(start + _BLOCK, hi)]
+                rows = np.asarray(vectors[positions], dtype=np.float64)
+                size = np.full(positions.size, hi - lo)
+                out[positions] = _reference(rows, np.broadcast_to(total, rows.shape), size)
+        first = last
     return np.clip(out, -1.0, 1.0)
+
+
+def _reference(rows: np.ndarray, sums: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    others = sums - rows
+    norms = np.sqrt(np.einsum("ij,ij->i", others, others))
+    defined = (sizes > 1) & (norms > 1e-12)
+    dots = np.einsum("ij,ij->i", rows, others)
+    return np.where(defined, dots / np.where(defined, norms, 1.0), np.nan)
 
 
 def reuse_counts(negatives: np.ndarray, n: int) -> np.ndarray:

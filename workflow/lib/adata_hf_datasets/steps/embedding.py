@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..core.hard_negatives import MiningIndex, build_mining_index
-from ..core.negative_quality import caption_sums, positive_references, unit_rows
+from ..core.negative_quality import positive_references, unit_rows
 from ..core.negatives import NegativePool
 from ..core.text import missing_text, plain_text
 from ..errors import InputError
@@ -148,8 +148,7 @@ def split_embedding_of(
     references = np.full(n, np.nan, dtype=np.float32)
     if key and n and by_position.shape[1]:
         captions = pool.caption_codes
-        sums, counts = caption_sums(by_position, captions, int(captions.max()) + 1)
-        references = positive_references(by_position, captions, sums, counts).astype(np.float32)
+        references = positive_references(by_position, captions).astype(np.float32)
     index = build_mining_index(
         by_position,
         pool.batch_codes,
