@@ -23,10 +23,10 @@ __all__ = [
     "BINS",
     "QUANTILES",
     "PairTally",
+    "add_reuse",
     "histogram_quantiles",
     "pair_similarity",
     "positive_references",
-    "reuse_counts",
     "unit_rows",
 ]
 
@@ -128,10 +128,11 @@ def _reference(rows: np.ndarray, sums: np.ndarray, sizes: np.ndarray) -> np.ndar
     return np.where(defined, dots / np.where(defined, norms, 1.0), np.nan)
 
 
-def reuse_counts(negatives: np.ndarray, n: int) -> np.ndarray:
-    """How often each of the ``n`` cells is a negative (entries < 0, none, are skipped)."""
+def add_reuse(counts: np.ndarray, negatives: np.ndarray) -> None:
+    """Count in ``counts`` (one entry per cell) each use of a cell as a negative; entries < 0
+    (none) are skipped. Work in the number of negatives, not of cells."""
     values = np.asarray(negatives, dtype=np.int64).ravel()
-    return np.bincount(values[values >= 0], minlength=n)
+    np.add.at(counts, values[values >= 0], 1)
 
 
 def histogram_quantiles(histogram: np.ndarray, quantiles=QUANTILES) -> list[float | None]:

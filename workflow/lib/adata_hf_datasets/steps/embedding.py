@@ -36,7 +36,7 @@ from ..core.text import missing_text, plain_text
 from ..errors import InputError
 from ..io.files import atomic_path, read_table, write_npz, write_table
 from ..io.reader import ChunkReader
-from .split_index import chunk_pool_rows, read_index, read_negative_pool
+from .split_index import pool_rows_by_chunk, read_index, read_negative_pool
 
 __all__ = [
     "SplitEmbedding",
@@ -72,13 +72,13 @@ class SplitEmbedding:
 
 
 def _vectors_by_position(
-    chunks: Sequence[tuple[str, Path]], index, n: int, key: str, scratch: Path
+    chunks: Sequence[tuple[str, Path]], index: dict, n: int, key: str, scratch: Path
 ) -> tuple[np.ndarray, int]:
     """Unit vectors of the pool's cells, by pool position, in a memory-mapped scratch file."""
     vectors = None
     without_direction = 0
     for name, path in chunks:
-        positions, rows = chunk_pool_rows(index, name)
+        positions, rows = index[name]
         with ChunkReader(path) as reader:
             if key not in reader.obsm_keys:
                 raise InputError(
@@ -105,14 +105,14 @@ def _vectors_by_position(
 
 
 def _annotation_codes(
-    chunks: Sequence[tuple[str, Path]], index, n: int, key: str
+    chunks: Sequence[tuple[str, Path]], index: dict, n: int, key: str
 ) -> np.ndarray | None:
     """Annotation code of each pool cell (-1: none), codes by first appearance; None when a
     chunk has no such obs column (then nothing is compared by annotation)."""
     codes = np.full(n, -1, dtype=np.int32)
     known: dict[str, int] = {}
     for name, path in chunks:
-        positions, rows = chunk_pool_rows(index, name)
+        positions, rows = index[name]
         with ChunkReader(path) as reader:
             if key not in reader.obs_columns:
                 return None
@@ -181,7 +181,7 @@ def build_split_embedding(
     lists_path: Path,
 ) -> dict:
     """Write the split's embedding files; return what the log says about them."""
-    index = read_index(index_path)
+    index = pool_rows_by_chunk(read_index(index_path))
     pool = read_negative_pool(pool_path)
     n = pool.n
     vectors_path, cells_path, lists_path = Path(vectors_path), Path(cells_path), Path(lists_path)

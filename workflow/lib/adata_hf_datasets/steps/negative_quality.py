@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core.formats import is_caption_negative
-from ..core.negative_quality import PairTally, pair_similarity, reuse_counts
+from ..core.negative_quality import PairTally, add_reuse, pair_similarity
 from ..core.negatives import chunk_rng, sample_negatives
 from ..records import NegativeColumnQuality, SimilarityTally, SplitNegativeQuality
 from .embedding import SplitEmbedding
 from .negatives import read_negatives
-from .split_index import chunk_pool_rows, read_index, read_negative_pool
+from .split_index import pool_rows_by_chunk, read_index, read_negative_pool
 
 __all__ = ["BASELINE_STREAM", "measure_negative_quality", "negative_quality_summary"]
 
@@ -77,15 +77,17 @@ def measure_negative_quality(
 
     columns = [PairTally() for _ in range(k)]
     reuse = [np.zeros(n, dtype=np.int64) for _ in range(k)]
+    by_chunk = pool_rows_by_chunk(index)
+    empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32))
     for name, path in zip(chunks, negatives, strict=True):
-        anchors, rows = chunk_pool_rows(index, name)
+        anchors, rows = by_chunk.get(name, empty)
         negative_rows, drawn = read_negatives(path, k)
         if not np.array_equal(negative_rows, rows):
             raise ValueError(f"{path}: its anchors are not those of chunk '{name}' (rerun it)")
         for j in range(k):
             valid = drawn[:, j] >= 0
             tally(columns[j], anchors[valid], drawn[valid, j])
-            reuse[j] += reuse_counts(drawn[:, j], n)
+            add_reuse(reuse[j], drawn[:, j])
 
     baseline = PairTally()
     if n:

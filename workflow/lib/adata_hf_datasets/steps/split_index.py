@@ -34,6 +34,7 @@ __all__ = [
     "index_table",
     "negative_pool",
     "pool_index_rows",
+    "pool_rows_by_chunk",
     "read_index",
     "read_negative_pool",
     "split_similar_annotations",
@@ -253,6 +254,25 @@ def chunk_pool_rows(index: pa.Table, chunk: str) -> tuple[np.ndarray, np.ndarray
     rows = index.column("row").to_numpy()[lo:hi]
     in_pool = pool_pos >= 0
     return pool_pos[in_pool].astype(np.int64), rows[in_pool]
+
+
+def pool_rows_by_chunk(index: pa.Table) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """:func:`chunk_pool_rows` of every chunk, in one pass over the index (for the per-split
+    jobs, which visit every chunk)."""
+    column = index.column("chunk").combine_chunks()
+    names = column.dictionary.to_pylist()
+    codes = column.indices.to_numpy()
+    pool_pos = index.column("pool_pos").to_numpy()
+    rows = index.column("row").to_numpy()
+    bounds = np.searchsorted(codes, np.arange(len(names) + 1))
+    found = {}
+    for code, name in enumerate(names):
+        lo, hi = int(bounds[code]), int(bounds[code + 1])
+        if not (codes[lo:hi] == code).all():  # index_table writes chunks in order
+            raise ValueError(f"split index: the rows of chunk '{name}' are not contiguous")
+        in_pool = pool_pos[lo:hi] >= 0
+        found[name] = (pool_pos[lo:hi][in_pool].astype(np.int64), rows[lo:hi][in_pool])
+    return found
 
 
 def pool_index_rows(table: pa.Table) -> np.ndarray | None:
